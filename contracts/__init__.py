@@ -1,0 +1,1 @@
+"""Messages, API models and enums shared by every hpo service. Imports nothing of services."""

@@ -1,0 +1,122 @@
+"""Every enumeration the services share, defined once."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Mode(StrEnum):
+    """How a study scores its trials."""
+
+    SIMPLE = "simple"
+    HEALTH = "health"
+
+
+class Objective(StrEnum):
+    """What a study optimizes. See ``contracts.objectives`` for directions and [0, 1] mappings."""
+
+    VAL_ACCURACY = "val_accuracy"
+    ACCURACY = "accuracy"
+    TRAINING_TIME = "training_time"
+    PARAMETER_EFFICIENCY = "parameter_efficiency"
+    MEMORY_EFFICIENCY = "memory_efficiency"
+    OVERALL_HEALTH = "overall_health"
+    NEURON_UTILIZATION = "neuron_utilization"
+    TRAINING_STABILITY = "training_stability"
+
+
+HEALTH_ONLY_OBJECTIVES: frozenset[Objective] = frozenset(
+    {Objective.OVERALL_HEALTH, Objective.NEURON_UTILIZATION, Objective.TRAINING_STABILITY}
+)
+
+
+class Modality(StrEnum):
+    """The kind of input a dataset holds; it picks the model builder."""
+
+    IMAGE = "image"
+    TEXT = "text"
+
+
+class DatasetName(StrEnum):
+    """Built-in datasets plus the two shapes of user data."""
+
+    MNIST = "mnist"
+    FASHION_MNIST = "fashion_mnist"
+    CIFAR10 = "cifar10"
+    CIFAR100 = "cifar100"
+    GTSRB = "gtsrb"
+    IMDB = "imdb"
+    REUTERS = "reuters"
+    DIGITS = "digits"
+    IMAGE_FOLDER = "image_folder"
+    TEXT_CSV = "text_csv"
+
+
+DATASET_MODALITY: dict[DatasetName, Modality] = {
+    DatasetName.MNIST: Modality.IMAGE,
+    DatasetName.FASHION_MNIST: Modality.IMAGE,
+    DatasetName.CIFAR10: Modality.IMAGE,
+    DatasetName.CIFAR100: Modality.IMAGE,
+    DatasetName.GTSRB: Modality.IMAGE,
+    DatasetName.DIGITS: Modality.IMAGE,
+    DatasetName.IMAGE_FOLDER: Modality.IMAGE,
+    DatasetName.IMDB: Modality.TEXT,
+    DatasetName.REUTERS: Modality.TEXT,
+    DatasetName.TEXT_CSV: Modality.TEXT,
+}
+
+
+class SamplerName(StrEnum):
+    TPE = "tpe"
+    RANDOM = "random"
+    CMAES = "cmaes"
+    GP = "gp"
+    GRID = "grid"
+
+
+class PrunerName(StrEnum):
+    MEDIAN = "median"
+    HYPERBAND = "hyperband"
+    NONE = "none"
+
+
+class TrialState(StrEnum):
+    REQUESTED = "requested"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    PRUNED = "pruned"
+    FAILED = "failed"
+
+
+class StudyState(StrEnum):
+    RUNNING = "running"
+    COMPLETED = "completed"
+    STOPPED = "stopped"
+    FAILED = "failed"
+
+
+class ControlAction(StrEnum):
+    """What the scheduler asks a running trial to do at its next batch or epoch boundary."""
+
+    PRUNE = "prune"
+    STOP = "stop"
+
+
+class AlertKind(StrEnum):
+    VANISHING_GRADIENTS = "vanishing_gradients"
+    EXPLODING_GRADIENTS = "exploding_gradients"
+    DEAD_LAYER = "dead_layer"
+    SATURATED_LAYER = "saturated_layer"
+    DIVERGENCE = "divergence"
+    OVERFITTING = "overfitting"
+
+
+class Severity(StrEnum):
+    WARNING = "warning"
+    CRITICAL = "critical"
+
+
+class ParamType(StrEnum):
+    INT = "int"
+    FLOAT = "float"
+    CATEGORICAL = "categorical"

@@ -1,0 +1,304 @@
+"""Every event on the bus: one envelope, one payload model per event type.
+
+The envelope carries ``id`` (unique per event; consumers de-duplicate on it), ``type`` (also the
+routing key), ``schema_version``, ``time``, ``source`` (the publishing service), ``study_id``,
+``trial_id`` (for trial events), ``correlation_id`` (the study's id unless set) and ``data``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
+
+from contracts.enums import ControlAction, DatasetName, Mode, Objective, StudyState
+from contracts.health import HealthAlert, HealthAssessment
+from contracts.study import StudyConfig
+from contracts.telemetry import EpochTelemetry, TrialMetrics
+
+SCHEMA_VERSION = 1
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+class _Envelope(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str = Field(default_factory=new_id)
+    schema_version: int = SCHEMA_VERSION
+    time: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    source: str
+    study_id: str
+    trial_id: str | None = None
+    correlation_id: str = ""
+
+    @model_validator(mode="after")
+    def _default_correlation(self) -> Self:
+        if not self.correlation_id:
+            object.__setattr__(self, "correlation_id", self.study_id)
+        return self
+
+
+# ---- payloads -------------------------------------------------------------------------------
+
+
+class StudyCreatedData(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    study_name: str
+    config: StudyConfig
+
+
+class StudyStopRequestedData(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    reason: str = "stop requested by user"
+
+
+class StudyCompletedData(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    state: StudyState
+    reason: str = ""
+    completed_trials: int = 0
+    pruned_trials: int = 0
+    failed_trials: int = 0
+    best_trial_id: str | None = None
+    best_trial_number: int | None = None
+    best_score: float | None = None
+    best_params: dict[str, Any] = Field(default_factory=dict)
+
+
+class TrialRequestedData(BaseModel):
+    """Everything a trainer needs to run one trial; trainers never read the database."""
+
+    model_config = ConfigDict(frozen=True)
+    trial_number: int
+    attempt: int = 1
+    params: dict[str, Any]
+    dataset: DatasetName
+    data_dir: str | None = None
+    max_samples: int | None = None
+    max_epochs: int
+    seed: int | None = None
+    objective: Objective
+    mode: Mode
+    retry_of: str | None = Field(default=None, description="Trial id this one retries, if any.")
+
+
+class TrialStartedData(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    trainer_id: str
+    trial_number: int
+    attempt: int = 1
+    architecture: str = ""
+    parameter_count: int = 0
+
+
+class TrialHeartbeatData(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    trainer_id: str
+    epoch: int = 0
+
+
+class TrialEpochCompletedData(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    trainer_id: str
+    trial_number: int
+    max_epochs: int
+    telemetry: EpochTelemetry
+
+
+class TrialControlData(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    action: ControlAction
+    reason: str = ""
+
+
+class TrialCompletedData(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    trainer_id: str
+    trial_number: int
+    metrics: TrialMetrics
+    model_key: str | None = None
+    architecture: str = ""
+    stopped_early: bool = Field(default=False, description="True when a stop request ended it before max_epochs.")
+
+
+class TrialFailedData(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    trainer_id: str | None = None
+    trial_number: int
+    reason: str
+    epochs_trained: int = 0
+
+
+class TrialPrunedData(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    trainer_id: str
+    trial_number: int
+    epoch: int
+    reason: str = ""
+    last_val_accuracy: float | None = None
+
+
+class TrialHealthAssessedData(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    trial_number: int
+    epoch: int
+    final: bool = Field(description="True once the trial has ended and this is its last assessment.")
+    assessment: HealthAssessment
+
+
+class TrialHealthAlertData(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    trial_number: int
+    alert: HealthAlert
+
+
+class ArtifactStoredData(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    key: str
+    kind: Literal["model", "report_bundle", "plot", "other"]
+    size_bytes: int
+
+
+class ReportReadyData(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    results_dir: str
+    bundle_key: str
+    bundle_path: str | None = None
+    best_trial_number: int | None = None
+
+
+# ---- envelopes ------------------------------------------------------------------------------
+
+
+class StudyCreated(_Envelope):
+    type: Literal["study.created"] = "study.created"
+    data: StudyCreatedData
+
+
+class StudyStopRequested(_Envelope):
+    type: Literal["study.stop_requested"] = "study.stop_requested"
+    data: StudyStopRequestedData
+
+
+class StudyCompleted(_Envelope):
+    type: Literal["study.completed"] = "study.completed"
+    data: StudyCompletedData
+
+
+class TrialRequested(_Envelope):
+    type: Literal["trial.requested"] = "trial.requested"
+    data: TrialRequestedData
+
+
+class TrialStarted(_Envelope):
+    type: Literal["trial.started"] = "trial.started"
+    data: TrialStartedData
+
+
+class TrialHeartbeat(_Envelope):
+    type: Literal["trial.heartbeat"] = "trial.heartbeat"
+    data: TrialHeartbeatData
+
+
+class TrialEpochCompleted(_Envelope):
+    type: Literal["trial.epoch_completed"] = "trial.epoch_completed"
+    data: TrialEpochCompletedData
+
+
+class TrialControl(_Envelope):
+    type: Literal["trial.control"] = "trial.control"
+    data: TrialControlData
+
+
+class TrialCompleted(_Envelope):
+    type: Literal["trial.completed"] = "trial.completed"
+    data: TrialCompletedData
+
+
+class TrialFailed(_Envelope):
+    type: Literal["trial.failed"] = "trial.failed"
+    data: TrialFailedData
+
+
+class TrialPruned(_Envelope):
+    type: Literal["trial.pruned"] = "trial.pruned"
+    data: TrialPrunedData
+
+
+class TrialHealthAssessed(_Envelope):
+    type: Literal["trial.health_assessed"] = "trial.health_assessed"
+    data: TrialHealthAssessedData
+
+
+class TrialHealthAlert(_Envelope):
+    type: Literal["trial.health_alert"] = "trial.health_alert"
+    data: TrialHealthAlertData
+
+
+class ArtifactStored(_Envelope):
+    type: Literal["artifact.stored"] = "artifact.stored"
+    data: ArtifactStoredData
+
+
+class ReportReady(_Envelope):
+    type: Literal["report.ready"] = "report.ready"
+    data: ReportReadyData
+
+
+EVENT_CLASSES: tuple[type[_Envelope], ...] = (
+    StudyCreated,
+    StudyStopRequested,
+    StudyCompleted,
+    TrialRequested,
+    TrialStarted,
+    TrialHeartbeat,
+    TrialEpochCompleted,
+    TrialControl,
+    TrialCompleted,
+    TrialFailed,
+    TrialPruned,
+    TrialHealthAssessed,
+    TrialHealthAlert,
+    ArtifactStored,
+    ReportReady,
+)
+
+Event = Annotated[
+    StudyCreated
+    | StudyStopRequested
+    | StudyCompleted
+    | TrialRequested
+    | TrialStarted
+    | TrialHeartbeat
+    | TrialEpochCompleted
+    | TrialControl
+    | TrialCompleted
+    | TrialFailed
+    | TrialPruned
+    | TrialHealthAssessed
+    | TrialHealthAlert
+    | ArtifactStored
+    | ReportReady,
+    Field(discriminator="type"),
+]
+
+EVENT_TYPES: tuple[str, ...] = tuple(cls.model_fields["type"].default for cls in EVENT_CLASSES)
+
+_EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
+
+
+def parse_event(raw: bytes | str) -> Event:
+    """Decode one event from JSON; raises ``pydantic.ValidationError`` on anything malformed."""
+    return _EVENT_ADAPTER.validate_json(raw)
+
+
+def encode_event(event: _Envelope) -> bytes:
+    return event.model_dump_json().encode()
+
+
+EventEnvelope = _Envelope

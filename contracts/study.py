@@ -1,0 +1,75 @@
+"""What a user asks for when starting a study; validated once here for the CLI and the API."""
+
+from __future__ import annotations
+
+from typing import Self
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from contracts.enums import (
+    DATASET_MODALITY,
+    HEALTH_ONLY_OBJECTIVES,
+    DatasetName,
+    Modality,
+    Mode,
+    Objective,
+    PrunerName,
+    SamplerName,
+)
+from contracts.search_space import DEFAULT_SEARCH_SPACES, ParamSpec, SearchSpace
+
+DEFAULT_HEALTH_WEIGHT = 0.3
+
+
+class StudyConfig(BaseModel):
+    """A study request. Every field has a default except the dataset."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    dataset: DatasetName = Field(description="Dataset to train on; the modality picks CNN or LSTM.")
+    mode: Mode = Field(
+        default=Mode.HEALTH, description="simple: objective alone; health: objective blended with overall health."
+    )
+    optimize_for: Objective = Field(default=Objective.VAL_ACCURACY, description="Objective to optimize.")
+    trials: int = Field(
+        default=10, ge=1, le=10_000, description="Finished trials (completed or pruned) the study runs."
+    )
+    max_epochs: int = Field(default=5, ge=1, le=1_000, description="Upper bound on epochs per trial.")
+    health_weight: float = Field(
+        default=DEFAULT_HEALTH_WEIGHT, ge=0.0, le=1.0, description="Weight of overall health in the health-mode blend."
+    )
+    parallelism: int = Field(default=1, ge=1, le=256, description="Trials in flight at once.")
+    sampler: SamplerName = Field(default=SamplerName.TPE, description="Optuna sampler.")
+    pruner: PrunerName = Field(
+        default=PrunerName.MEDIAN, description="Optuna pruner fed by per-epoch validation accuracy."
+    )
+    seed: int | None = Field(default=None, description="Seed for the sampler, the data split and weight init.")
+    data_dir: str | None = Field(
+        default=None, description="Folder with the dataset's original files (or the CSV for text_csv)."
+    )
+    max_samples: int | None = Field(
+        default=None, ge=10, description="Cap on training samples (quick studies on big data)."
+    )
+    search_space: list[ParamSpec] = Field(
+        default_factory=list, description="Overrides of the default search space, by parameter name."
+    )
+    max_retries: int = Field(default=2, ge=0, le=10, description="Times a trial whose trainer went silent is retried.")
+
+    @model_validator(mode="after")
+    def _objective_fits_mode(self) -> Self:
+        if self.mode is Mode.SIMPLE and self.optimize_for in HEALTH_ONLY_OBJECTIVES:
+            allowed = ", ".join(o.value for o in Objective if o not in HEALTH_ONLY_OBJECTIVES)
+            raise ValueError(
+                f"optimize_for={self.optimize_for.value} is a health objective and needs mode=health; "
+                f"in simple mode choose one of: {allowed}"
+            )
+        if self.dataset in (DatasetName.IMAGE_FOLDER, DatasetName.TEXT_CSV) and not self.data_dir:
+            raise ValueError(f"dataset={self.dataset.value} needs data_dir=PATH pointing at your data")
+        return self
+
+    @property
+    def modality(self) -> Modality:
+        return DATASET_MODALITY[self.dataset]
+
+    def effective_search_space(self) -> SearchSpace:
+        return DEFAULT_SEARCH_SPACES[self.modality].with_overrides(self.search_space)

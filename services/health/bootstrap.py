@@ -1,0 +1,25 @@
+"""Wires the health service: one queue, ``health``, bound to the trial events it handles."""
+
+from __future__ import annotations
+
+from contracts.events import Event
+from services.health.handlers import BINDINGS, HealthDeps, dispatch
+from services.health.settings import HealthSettings
+from services.health.state import HealthState
+from services.runtime.bus.port import Bus
+from services.runtime.service import RunningService
+
+QUEUE = "health"
+
+
+async def start(bus: Bus, settings: HealthSettings) -> RunningService:
+    """Subscribe the health handlers (prefetch 1, so each trial's events are handled in order)."""
+    deps = HealthDeps(
+        publish=bus.publish, weights=settings.weights, state=HealthState(max_trials=settings.max_tracked_trials)
+    )
+
+    async def handle(event: Event) -> None:
+        await dispatch(event, deps)
+
+    subscription = await bus.subscribe(QUEUE, list(BINDINGS), handle, prefetch=1)
+    return RunningService(name="health", subscriptions=[subscription])

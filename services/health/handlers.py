@@ -1,0 +1,152 @@
+"""The health service's event handlers: small async functions taking the event and ``HealthDeps``.
+
+- ``trial.epoch_completed``: record the epoch, publish a running assessment (``final=False``) and
+  every alert not yet published for that trial.
+- ``trial.completed``: publish the final assessment (``final=True``) with the trial's metrics, even
+  when no epoch was seen (the scheduler waits for it in health mode), then forget the trial.
+- ``trial.pruned`` / ``trial.failed``: publish a final assessment when at least one epoch was seen,
+  then forget the trial.
+
+Published events copy ``study_id``, ``trial_id`` and ``correlation_id`` from the incoming event.
+Each event is published before the state that records it changes, so a handler retried after a
+failed publish sends what is missing (at the price of a repeated assessment, never a lost one).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from contracts.events import (
+    Event,
+    EventEnvelope,
+    TrialCompleted,
+    TrialEpochCompleted,
+    TrialFailed,
+    TrialHealthAlert,
+    TrialHealthAlertData,
+    TrialHealthAssessed,
+    TrialHealthAssessedData,
+    TrialPruned,
+)
+from contracts.health import HealthAssessment
+from contracts.telemetry import EpochTelemetry, TrialMetrics
+from services.health.alerts import alert_key, detect_alerts, latest_alerts
+from services.health.overall import HealthWeights, assess
+from services.health.state import HealthState
+from services.runtime.errors import FatalError
+
+log = logging.getLogger(__name__)
+
+SOURCE = "health"
+BINDINGS: tuple[str, ...] = ("trial.epoch_completed", "trial.completed", "trial.pruned", "trial.failed")
+
+Publish = Callable[[EventEnvelope], Awaitable[None]]
+
+
+@dataclass
+class HealthDeps:
+    publish: Publish
+    weights: HealthWeights
+    state: HealthState
+
+
+async def on_epoch_completed(event: TrialEpochCompleted, deps: HealthDeps) -> None:
+    trial_id = _trial_id(event)
+    trial = deps.state.record(trial_id, event.data.trial_number, event.data.telemetry)
+    if trial is None:
+        log.debug("epoch %d of finished trial %s ignored", event.data.telemetry.epoch, trial_id)
+        return
+    assessment = assess(trial.epochs, None, deps.weights)
+    await _publish_assessment(event, trial.trial_number, trial.epochs[-1].epoch, False, assessment, deps)
+    in_order = trial.epochs[-1].epoch == event.data.telemetry.epoch
+    for alert in latest_alerts(trial.epochs) if in_order else detect_alerts(trial.epochs):
+        key = alert_key(alert)
+        if key in trial.alerted:
+            continue
+        await deps.publish(
+            TrialHealthAlert(
+                source=SOURCE,
+                study_id=event.study_id,
+                trial_id=trial_id,
+                correlation_id=event.correlation_id,
+                data=TrialHealthAlertData(trial_number=trial.trial_number, alert=alert),
+            )
+        )
+        trial.alerted.add(key)
+        log.info("trial %s: %s alert: %s", trial_id, alert.kind.value, alert.message)
+
+
+async def on_trial_completed(event: TrialCompleted, deps: HealthDeps) -> None:
+    trial_id = _trial_id(event)
+    if deps.state.is_finished(trial_id):
+        log.debug("trial.completed for already finished trial %s ignored", trial_id)
+        return
+    metrics = event.data.metrics
+    epochs = _epochs(deps, trial_id)
+    last_epoch = epochs[-1].epoch if epochs else metrics.epochs_trained
+    await _final(event, event.data.trial_number, epochs, metrics, last_epoch, deps)
+
+
+async def on_trial_ended(event: TrialPruned | TrialFailed, deps: HealthDeps) -> None:
+    """Pruned or failed: a final assessment from the epochs seen, when there is at least one."""
+    trial_id = _trial_id(event)
+    if deps.state.is_finished(trial_id):
+        return
+    epochs = _epochs(deps, trial_id)
+    if epochs:
+        await _final(event, event.data.trial_number, epochs, None, epochs[-1].epoch, deps)
+    else:
+        deps.state.finish(trial_id)
+
+
+async def dispatch(event: Event, deps: HealthDeps) -> None:
+    """Route one event to its handler; other event types are ignored."""
+    if isinstance(event, TrialEpochCompleted):
+        await on_epoch_completed(event, deps)
+    elif isinstance(event, TrialCompleted):
+        await on_trial_completed(event, deps)
+    elif isinstance(event, TrialPruned | TrialFailed):
+        await on_trial_ended(event, deps)
+
+
+# ---- internals ------------------------------------------------------------------------------
+
+
+def _trial_id(event: EventEnvelope) -> str:
+    if event.trial_id is None:
+        raise FatalError(f"{getattr(event, 'type', 'event')} {event.id} has no trial_id")
+    return event.trial_id
+
+
+def _epochs(deps: HealthDeps, trial_id: str) -> list[EpochTelemetry]:
+    trial = deps.state.get(trial_id)
+    return list(trial.epochs) if trial is not None else []
+
+
+async def _final(
+    event: EventEnvelope,
+    trial_number: int,
+    epochs: list[EpochTelemetry],
+    metrics: TrialMetrics | None,
+    last_epoch: int,
+    deps: HealthDeps,
+) -> None:
+    assessment = assess(epochs, metrics, deps.weights)
+    await _publish_assessment(event, trial_number, last_epoch, True, assessment, deps)
+    deps.state.finish(_trial_id(event))
+
+
+async def _publish_assessment(
+    cause: EventEnvelope, trial_number: int, epoch: int, final: bool, assessment: HealthAssessment, deps: HealthDeps
+) -> None:
+    await deps.publish(
+        TrialHealthAssessed(
+            source=SOURCE,
+            study_id=cause.study_id,
+            trial_id=cause.trial_id,
+            correlation_id=cause.correlation_id,
+            data=TrialHealthAssessedData(trial_number=trial_number, epoch=epoch, final=final, assessment=assessment),
+        )
+    )

@@ -1,0 +1,31 @@
+"""Sampler choice: TPE (default; constant liar when trials run in parallel), random, CMA-ES, GP, grid."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import optuna
+
+from contracts.enums import SamplerName
+from contracts.search_space import SearchSpace
+from services.runtime.errors import UserInputError
+from services.scheduler.search_space import grid_values
+
+
+def build_sampler(
+    name: SamplerName, space: SearchSpace, *, seed: int | None, parallel: bool
+) -> optuna.samplers.BaseSampler:
+    if name is SamplerName.TPE:
+        return optuna.samplers.TPESampler(seed=seed, constant_liar=parallel, multivariate=True, n_startup_trials=5)
+    if name is SamplerName.RANDOM:
+        return optuna.samplers.RandomSampler(seed=seed)
+    if name is SamplerName.CMAES:
+        if importlib.util.find_spec("cmaes") is None:
+            raise UserInputError("sampler=cmaes needs the 'cmaes' package: pip install 'hpo[scheduler]'")
+        return optuna.samplers.CmaEsSampler(seed=seed, warn_independent_sampling=False, n_startup_trials=3)
+    if name is SamplerName.GP:
+        if importlib.util.find_spec("torch") is None:
+            raise UserInputError("sampler=gp needs PyTorch: pip install 'hpo[gp]' (or choose sampler=tpe)")
+        return optuna.samplers.GPSampler(seed=seed, n_startup_trials=5)
+    grid = {spec.name: grid_values(spec) for spec in space.params}
+    return optuna.samplers.GridSampler(grid, seed=seed)

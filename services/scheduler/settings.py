@@ -1,0 +1,21 @@
+"""Scheduler settings, built once at the entry point."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class SchedulerSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="HPO_SCHEDULER_", extra="ignore")
+
+    optuna_storage: str = Field(
+        default="sqlite:///optimization_results/.hpo/optuna.sqlite", description="Optuna storage URL."
+    )
+    lease_seconds: float = Field(
+        default=60.0, gt=0, description="A running trial silent this long is failed and retried."
+    )
+    lease_check_seconds: float = Field(default=2.0, gt=0)
+    max_trial_factor: int = Field(
+        default=3, ge=1, description="Give up after trials x this many attempts (all failing)."
+    )
