@@ -1,0 +1,44 @@
+# The README's Quick start uses exactly two targets: `make demo` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+DEMO_ARGS ?= dataset=digits mode=health trials=8 max_epochs=5 seed=42
+
+export KERAS_HOME ?= $(CURDIR)/.hpo_home/keras
+export MPLCONFIGDIR ?= $(CURDIR)/.hpo_home/matplotlib
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+
+.PHONY: demo test install lint typecheck imports unit schemas clean
+
+$(INSTALLED): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(INSTALLED)
+
+install: $(INSTALLED)
+
+## A real optimization, offline, on the bundled digits data.
+demo: $(INSTALLED)
+	$(BIN)/hpo optimize $(DEMO_ARGS)
+
+## Everything CI checks: lint, types, architecture boundaries, the whole test suite.
+test: $(INSTALLED) lint typecheck imports
+	$(BIN)/pytest -q --durations=15
+
+lint: $(INSTALLED)
+	$(BIN)/ruff check contracts services tests benchmarks
+	$(BIN)/ruff format --check contracts services tests benchmarks
+
+typecheck: $(INSTALLED)
+	$(BIN)/mypy
+
+imports: $(INSTALLED)
+	$(BIN)/lint-imports
+
+schemas: $(INSTALLED)
+	$(BIN)/python -m contracts.schema_export
+
+clean:
+	rm -rf $(VENV) .hpo_home .mypy_cache .ruff_cache

@@ -1,0 +1,31 @@
+"""Wires the reporter: one queue, ``reporter``, bound to every event (``#``), prefetch 1.
+
+The read-model database must be migrated first (``services.runtime.db.migrate.upgrade``); the
+composition root does that, since it also builds the repository.
+"""
+
+from __future__ import annotations
+
+from contracts.events import Event
+from services.reporter.projections import ReporterDeps, handle
+from services.reporter.settings import ReporterSettings
+from services.runtime.artifacts.port import ArtifactStore
+from services.runtime.bus.port import Bus
+from services.runtime.db.repository import ReadModelRepository
+from services.runtime.service import RunningService
+
+QUEUE = "reporter"
+BINDINGS: tuple[str, ...] = ("#",)
+
+
+async def start(
+    bus: Bus, repository: ReadModelRepository, artifacts: ArtifactStore, settings: ReporterSettings
+) -> RunningService:
+    """Subscribe the reporter's projections; stop them with ``RunningService.stop()``."""
+    deps = ReporterDeps(publish=bus.publish, repository=repository, artifacts=artifacts, settings=settings)
+
+    async def dispatch(event: Event) -> None:
+        await handle(event, deps)
+
+    subscription = await bus.subscribe(QUEUE, list(BINDINGS), dispatch, prefetch=1)
+    return RunningService(name="reporter", subscriptions=[subscription])

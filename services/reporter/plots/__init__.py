@@ -1,0 +1,91 @@
+"""Every plot of a study: ``render_plots`` draws the study plots and each trial's plots (Agg,
+no pyplot) under ``plots/`` and returns where each one went, relative to the results folder."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+
+import matplotlib
+
+from services.reporter.plots import study as study_plots
+from services.reporter.plots.style import RC, drawn_or_note
+from services.reporter.plots.trial import TRIAL_PLOTS
+from services.reporter.plots.workers import WorkerError, draw_in_workers, draw_jobs
+from services.reporter.results.importance import Importance
+from services.reporter.results.view import StudyView, TrialView
+
+log = logging.getLogger(__name__)
+
+PARALLEL_FROM_TRIALS = 8
+MAX_AUTO_WORKERS = 8
+
+
+@dataclass(frozen=True)
+class PlotIndex:
+    """Relative (POSIX) paths of the plots: per study by name, per trial by slug then name."""
+
+    study: dict[str, str] = field(default_factory=dict)
+    trials: dict[str, dict[str, str]] = field(default_factory=dict)
+
+
+def _workers(requested: int, jobs: int) -> int:
+    if requested > 0:
+        return max(1, min(requested, jobs))
+    if jobs < PARALLEL_FROM_TRIALS:
+        return 1
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(1, min(cpus, MAX_AUTO_WORKERS, jobs // 4))
+
+
+def _draw_trials(trials: list[TrialView], plots_dir: Path, dpi: int, workers: int) -> list[dict[str, Path]]:
+    jobs = [(t, plots_dir / t.slug, dpi) for t in trials]
+    if workers > 1:
+        try:
+            return draw_in_workers(jobs, workers)
+        except WorkerError as exc:
+            log.warning("drawing trial plots in-process instead: %s", exc)
+    return draw_jobs(jobs)
+
+
+def plotted_trials(view: StudyView) -> list[TrialView]:
+    """Trials that get per-trial plots: those with at least one recorded epoch."""
+    return [t for t in view.trials if t.telemetry]
+
+
+def render_plots(
+    view: StudyView, importance: Importance, results_dir: Path, *, dpi: int, workers: int = 0
+) -> PlotIndex:
+    """Draw every plot into ``results_dir/plots``. ``workers`` > 1 draws the trials' plots in that
+    many child processes; 0 picks a count from the CPUs once a study has ``PARALLEL_FROM_TRIALS``
+    plotted trials."""
+    plots_dir = results_dir / "plots"
+    drawers: dict[str, Callable[[Path], Path]] = {
+        "optimization_history": lambda path: study_plots.optimization_history(view, path, dpi),
+        "param_importance": lambda path: study_plots.param_importance(importance, path, dpi),
+        "parallel_coordinates": lambda path: study_plots.parallel_coordinates(view, path, dpi),
+        "objective_vs_health": lambda path: study_plots.objective_vs_health(view, path, dpi),
+        "best_trial": lambda path: study_plots.best_trial(view, path, dpi),
+    }
+    study_files: dict[str, Path] = {}
+    with matplotlib.rc_context(RC):
+        for name in study_plots.STUDY_PLOTS:
+            path = plots_dir / f"{name}.png"
+            study_files[name] = drawn_or_note(partial(drawers[name], path), path, dpi)
+
+    trials = plotted_trials(view)
+    drawn = _draw_trials(trials, plots_dir, dpi, _workers(workers, len(trials)))
+
+    def rel(path: Path) -> str:
+        return path.relative_to(results_dir).as_posix()
+
+    return PlotIndex(
+        study={name: rel(path) for name, path in study_files.items()},
+        trials={
+            t.slug: {name: rel(files[name]) for name in TRIAL_PLOTS} for t, files in zip(trials, drawn, strict=True)
+        },
+    )

@@ -1,0 +1,374 @@
+"""Projections: one small async handler per event type, keeping the read models current.
+
+Each handler applies its writes through ``ReadModelRepository.run_once``: the writes and the
+event id land in one transaction, so a redelivered event changes nothing. Trial states only move
+forward (requested -> running -> completed | pruned | failed), whatever order events arrive in.
+``study.completed`` also builds the results and announces them (``artifact.stored``,
+``report.ready``); its event id is recorded only after the bundle is out, so a crash half-way
+rebuilds it on redelivery.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from contracts.enums import TrialState
+from contracts.events import (
+    ArtifactStored,
+    ArtifactStoredData,
+    Event,
+    EventEnvelope,
+    ReportReady,
+    ReportReadyData,
+    StudyCompleted,
+    StudyCreated,
+    TrialCompleted,
+    TrialEpochCompleted,
+    TrialFailed,
+    TrialHealthAlert,
+    TrialHealthAssessed,
+    TrialPruned,
+    TrialRequested,
+    TrialStarted,
+)
+from services.reporter.build import BuiltResults, build_results
+from services.reporter.scoring import ScoringRule, is_health_final, score_trial
+from services.reporter.settings import ReporterSettings
+from services.runtime.artifacts.port import ArtifactStore
+from services.runtime.db.records import TrialRecord
+from services.runtime.db.repository import ReadModelRepository
+from services.runtime.errors import FatalError, RetryableError
+
+log = logging.getLogger(__name__)
+
+CONSUMER = "reporter"
+SOURCE = "reporter"
+
+_STATE_RANK = {
+    TrialState.REQUESTED: 0,
+    TrialState.RUNNING: 1,
+    TrialState.COMPLETED: 2,
+    TrialState.PRUNED: 2,
+    TrialState.FAILED: 2,
+}
+
+Publish = Callable[[EventEnvelope], Awaitable[None]]
+Apply = Callable[[ReadModelRepository], None]
+
+
+@dataclass(frozen=True)
+class ReporterDeps:
+    """What the handlers need; built once by ``bootstrap.start``."""
+
+    publish: Publish
+    repository: ReadModelRepository
+    artifacts: ArtifactStore
+    settings: ReporterSettings
+
+
+async def _once(event: EventEnvelope, deps: ReporterDeps, apply: Apply) -> bool:
+    return await asyncio.to_thread(deps.repository.run_once, CONSUMER, event.id, apply)
+
+
+def _trial_id(event: EventEnvelope) -> str:
+    if not event.trial_id:
+        raise FatalError(f"{event.type} event {event.id} carries no trial_id")  # type: ignore[attr-defined]
+    return event.trial_id
+
+
+def _state_after(current: TrialRecord | None, state: TrialState) -> dict[str, Any]:
+    """``{"state": state}`` unless that would move the trial backwards."""
+    if current is not None and _STATE_RANK.get(TrialState(current.state), 0) > _STATE_RANK[state]:
+        return {}
+    return {"state": state.value}
+
+
+def _rescore(repo: ReadModelRepository, trial_id: str, study_id: str) -> None:
+    trial = repo.get_trial(trial_id)
+    study = repo.get_study(study_id)
+    if trial is None or study is None:
+        return
+    breakdown = score_trial(trial, ScoringRule.of(study))
+    if breakdown is not None:
+        repo.upsert_trial(trial_id, study_id, score=breakdown.score, objective_score=breakdown.objective_score)
+
+
+def _has_newer_health(trial: TrialRecord, epoch: int) -> bool:
+    if not trial.health:
+        return False
+    return is_health_final(trial) or int(trial.health.get("epoch", 0)) > epoch
+
+
+def derived_id(cause: EventEnvelope, what: str) -> str:
+    """A stable id for an event published because of ``cause``: redelivery republishes the same id."""
+    return uuid.uuid5(uuid.NAMESPACE_URL, f"hpo:{cause.id}:{what}").hex
+
+
+# ---- handlers --------------------------------------------------------------------------------
+
+
+async def on_study_created(event: StudyCreated, deps: ReporterDeps) -> None:
+    config = event.data.config
+
+    def apply(repo: ReadModelRepository) -> None:
+        repo.upsert_study(
+            event.study_id,
+            name=event.data.study_name,
+            dataset=config.dataset.value,
+            mode=config.mode.value,
+            objective=config.optimize_for.value,
+            config=config.model_dump(mode="json"),
+            created_at=event.time,
+        )
+
+    await _once(event, deps, apply)
+
+
+async def on_trial_requested(event: TrialRequested, deps: ReporterDeps) -> None:
+    trial_id, data = _trial_id(event), event.data
+
+    def apply(repo: ReadModelRepository) -> None:
+        state = _state_after(repo.get_trial(trial_id), TrialState.REQUESTED)
+        repo.upsert_trial(
+            trial_id, event.study_id, number=data.trial_number, attempt=data.attempt, params=data.params, **state
+        )
+
+    await _once(event, deps, apply)
+
+
+async def on_trial_started(event: TrialStarted, deps: ReporterDeps) -> None:
+    trial_id, data = _trial_id(event), event.data
+    fields: dict[str, Any] = {"number": data.trial_number, "trainer_id": data.trainer_id, "started_at": event.time}
+    if data.attempt > 1:  # trial.requested is authoritative; a trainer may leave the default 1
+        fields["attempt"] = data.attempt
+    if data.architecture:
+        fields["architecture"] = data.architecture
+    if data.parameter_count:
+        fields["parameter_count"] = data.parameter_count
+
+    def apply(repo: ReadModelRepository) -> None:
+        state = _state_after(repo.get_trial(trial_id), TrialState.RUNNING)
+        repo.upsert_trial(trial_id, event.study_id, **fields, **state)
+
+    await _once(event, deps, apply)
+
+
+async def on_epoch_completed(event: TrialEpochCompleted, deps: ReporterDeps) -> None:
+    trial_id, data = _trial_id(event), event.data
+    telemetry = data.telemetry
+
+    def apply(repo: ReadModelRepository) -> None:
+        current = repo.get_trial(trial_id)
+        fields: dict[str, Any] = {"number": data.trial_number, "trainer_id": data.trainer_id}
+        fields |= _state_after(current, TrialState.RUNNING)
+        if current is None or telemetry.epoch >= current.epochs_trained:
+            fields["epochs_trained"] = telemetry.epoch
+        if (current is None or not current.is_finished) and telemetry.val_accuracy is not None:
+            fields["val_accuracy"] = telemetry.val_accuracy
+        repo.upsert_trial(trial_id, event.study_id, **fields)
+        repo.record_epoch(
+            trial_id,
+            event.study_id,
+            telemetry.epoch,
+            loss=telemetry.loss,
+            accuracy=telemetry.accuracy,
+            val_loss=telemetry.val_loss,
+            val_accuracy=telemetry.val_accuracy,
+            epoch_seconds=telemetry.epoch_seconds,
+            telemetry=telemetry.model_dump(mode="json"),
+        )
+
+    await _once(event, deps, apply)
+
+
+async def on_trial_completed(event: TrialCompleted, deps: ReporterDeps) -> None:
+    trial_id, data = _trial_id(event), event.data
+    metrics = data.metrics
+    fields: dict[str, Any] = {
+        "number": data.trial_number,
+        "state": TrialState.COMPLETED.value,
+        "trainer_id": data.trainer_id,
+        "metrics": metrics.model_dump(mode="json"),
+        "val_accuracy": metrics.val_accuracy,
+        "parameter_count": metrics.parameter_count,
+        "epochs_trained": metrics.epochs_trained,
+        "model_key": data.model_key,
+        "finished_at": event.time,
+    }
+    if data.architecture:
+        fields["architecture"] = data.architecture
+    if data.stopped_early:
+        fields["reason"] = "stopped early on request"
+
+    def apply(repo: ReadModelRepository) -> None:
+        repo.upsert_trial(trial_id, event.study_id, **fields)
+        _rescore(repo, trial_id, event.study_id)
+
+    await _once(event, deps, apply)
+
+
+async def on_trial_pruned(event: TrialPruned, deps: ReporterDeps) -> None:
+    trial_id, data = _trial_id(event), event.data
+    fields: dict[str, Any] = {
+        "number": data.trial_number,
+        "state": TrialState.PRUNED.value,
+        "trainer_id": data.trainer_id,
+        "epochs_trained": data.epoch,
+        "reason": data.reason or f"pruned at epoch {data.epoch}",
+        "finished_at": event.time,
+    }
+    if data.last_val_accuracy is not None:
+        fields["val_accuracy"] = data.last_val_accuracy
+
+    await _once(event, deps, lambda repo: repo.upsert_trial(trial_id, event.study_id, **fields))
+
+
+async def on_trial_failed(event: TrialFailed, deps: ReporterDeps) -> None:
+    trial_id, data = _trial_id(event), event.data
+    fields: dict[str, Any] = {
+        "number": data.trial_number,
+        "state": TrialState.FAILED.value,
+        "reason": data.reason,
+        "finished_at": event.time,
+    }
+    if data.trainer_id:
+        fields["trainer_id"] = data.trainer_id
+
+    def apply(repo: ReadModelRepository) -> None:
+        current = repo.get_trial(trial_id)
+        if current is None or data.epochs_trained >= current.epochs_trained:
+            fields["epochs_trained"] = data.epochs_trained
+        repo.upsert_trial(trial_id, event.study_id, **fields)
+
+    await _once(event, deps, apply)
+
+
+async def on_health_assessed(event: TrialHealthAssessed, deps: ReporterDeps) -> None:
+    trial_id, data = _trial_id(event), event.data
+    health = data.assessment.model_dump(mode="json") | {"epoch": data.epoch, "final": data.final}
+
+    def apply(repo: ReadModelRepository) -> None:
+        current = repo.get_trial(trial_id)
+        if not data.final and current is not None and _has_newer_health(current, data.epoch):
+            return  # a late running assessment never replaces a newer or final one
+        repo.upsert_trial(
+            trial_id,
+            event.study_id,
+            number=data.trial_number,
+            health=health,
+            overall_health=data.assessment.overall_health,
+        )
+        _rescore(repo, trial_id, event.study_id)
+
+    await _once(event, deps, apply)
+
+
+async def on_health_alert(event: TrialHealthAlert, deps: ReporterDeps) -> None:
+    trial_id, data = _trial_id(event), event.data
+    alert = data.alert
+
+    def apply(repo: ReadModelRepository) -> None:
+        repo.upsert_trial(trial_id, event.study_id, number=data.trial_number)
+        repo.record_alert(
+            event.study_id,
+            trial_id,
+            kind=alert.kind.value,
+            severity=alert.severity.value,
+            message=alert.message,
+            epoch=alert.epoch,
+            layer=alert.layer,
+        )
+
+    await _once(event, deps, apply)
+
+
+async def on_artifact_stored(event: ArtifactStored, deps: ReporterDeps) -> None:
+    data = event.data
+    await _once(
+        event,
+        deps,
+        lambda repo: repo.record_artifact(
+            data.key, kind=data.kind, size_bytes=data.size_bytes, study_id=event.study_id
+        ),
+    )
+
+
+async def on_study_completed(event: StudyCompleted, deps: ReporterDeps) -> None:
+    repo, data = deps.repository, event.data
+    if await asyncio.to_thread(repo.is_processed, CONSUMER, event.id):
+        return
+    counts = {"completed": data.completed_trials, "pruned": data.pruned_trials, "failed": data.failed_trials}
+    known = await asyncio.to_thread(
+        repo.set_study_state,
+        event.study_id,
+        data.state.value,
+        reason=data.reason or None,
+        completed_at=event.time,
+        best_trial_id=data.best_trial_id,
+        counts=counts,
+    )
+    if not known:
+        raise RetryableError(f"study {event.study_id} completed before the reporter saw it created")
+    built = await asyncio.to_thread(
+        build_results,
+        event.study_id,
+        repository=repo,
+        artifacts=deps.artifacts,
+        results_root=deps.settings.results_root,
+        dpi=deps.settings.plot_dpi,
+        workers=deps.settings.plot_workers,
+    )
+    await _announce(event, built, deps)
+    await asyncio.to_thread(repo.mark_processed, CONSUMER, event.id)
+
+
+async def _announce(cause: StudyCompleted, built: BuiltResults, deps: ReporterDeps) -> None:
+    log.info("results of study %s written to %s", cause.study_id, built.results_dir)
+    await deps.publish(
+        ArtifactStored(
+            id=derived_id(cause, "artifact.stored"),
+            source=SOURCE,
+            study_id=cause.study_id,
+            data=ArtifactStoredData(key=built.bundle_key, kind="report_bundle", size_bytes=built.bundle_size),
+        )
+    )
+    await deps.publish(
+        ReportReady(
+            id=derived_id(cause, "report.ready"),
+            source=SOURCE,
+            study_id=cause.study_id,
+            data=ReportReadyData(
+                results_dir=str(built.results_dir),
+                bundle_key=built.bundle_key,
+                bundle_path=str(built.zip_path),
+                best_trial_number=built.best_trial_number,
+            ),
+        )
+    )
+
+
+HANDLERS: dict[str, Callable[[Any, ReporterDeps], Awaitable[None]]] = {
+    "study.created": on_study_created,
+    "trial.requested": on_trial_requested,
+    "trial.started": on_trial_started,
+    "trial.epoch_completed": on_epoch_completed,
+    "trial.completed": on_trial_completed,
+    "trial.pruned": on_trial_pruned,
+    "trial.failed": on_trial_failed,
+    "trial.health_assessed": on_health_assessed,
+    "trial.health_alert": on_health_alert,
+    "artifact.stored": on_artifact_stored,
+    "study.completed": on_study_completed,
+}
+
+
+async def handle(event: Event, deps: ReporterDeps) -> None:
+    """Route one event to its projection; events the reporter does not project are ignored."""
+    handler = HANDLERS.get(event.type)
+    if handler is not None:
+        await handler(event, deps)

@@ -1,0 +1,2 @@
+"""The pieces of a results folder: the study view, importance, data files, Markdown and HTML.
+``services.reporter.build`` puts them together."""

@@ -1,0 +1,1 @@
+"""Alembic revisions of the read-model database (alembic skips this file)."""

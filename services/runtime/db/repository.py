@@ -1,0 +1,447 @@
+"""The read-model repository: synchronous reads and idempotent writes over SQLAlchemy Core.
+
+Callers on an event loop wrap every call in ``asyncio.to_thread``. Every write is an upsert keyed
+by ids, so redelivered events never create duplicate rows; ``run_once`` additionally records the
+event id in the same transaction as the writes, so an event is applied exactly once per consumer.
+Driver errors leave this module as ``RepositoryError`` (a ``RetryableError``: the bus redelivers).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any, cast
+
+from sqlalchemy import Connection, Engine, Select, Table, and_, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+
+from services.runtime.db.records import (
+    TRIAL_SORT_KEYS,
+    AlertRecord,
+    ArtifactRecord,
+    EpochRecord,
+    StudyRecord,
+    TrialRecord,
+)
+from services.runtime.db.rows import (
+    alert_record,
+    artifact_record,
+    epoch_record,
+    study_record,
+    trial_record,
+    utc,
+)
+from services.runtime.db.schema import artifacts, epochs, health_alerts, processed_events, studies, trials
+from services.runtime.errors import RetryableError
+
+MAX_PAGE_SIZE = 10_000
+
+_TRIAL_FIELDS = frozenset(trials.c.keys()) - {"trial_id", "study_id"}
+_DATETIME_FIELDS = frozenset({"started_at", "finished_at", "created_at", "completed_at"})
+_SORT_COLUMNS = {
+    "number": trials.c.number,
+    "score": trials.c.score,
+    "val_accuracy": trials.c.val_accuracy,
+    "overall_health": trials.c.overall_health,
+    "duration": trials.c.duration_seconds,
+}
+
+
+class RepositoryError(RetryableError):
+    """The database refused or failed a read-model operation."""
+
+
+class ReadModelRepository:
+    """Studies, trials, epochs, alerts and artifacts as the API, UI and reports read them."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._conn: Connection | None = None
+
+    @property
+    def engine(self) -> Engine:
+        return self._engine
+
+    # ---- transactions ------------------------------------------------------------------------
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        if self._conn is not None:
+            yield self._conn
+            return
+        try:
+            with self._engine.begin() as conn:
+                yield conn
+        except SQLAlchemyError as exc:
+            raise RepositoryError(f"read-model write failed: {_short(exc)}") from exc
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        if self._conn is not None:
+            yield self._conn
+            return
+        try:
+            with self._engine.connect() as conn:
+                yield conn
+        except SQLAlchemyError as exc:
+            raise RepositoryError(f"read-model read failed: {_short(exc)}") from exc
+
+    def _bound(self, conn: Connection) -> ReadModelRepository:
+        bound = ReadModelRepository(self._engine)
+        bound._conn = conn
+        return bound
+
+    def run_once(self, consumer: str, event_id: str, apply: Callable[[ReadModelRepository], None]) -> bool:
+        """Apply ``apply`` and record ``event_id`` as processed by ``consumer``, atomically.
+
+        ``apply`` receives a repository bound to the transaction. Returns False, applying nothing,
+        when the event was already processed; an exception in ``apply`` records nothing.
+        """
+        if self._conn is not None:
+            raise RuntimeError("run_once cannot be nested")
+        with self._write() as conn:
+            if not _insert_processed(conn, consumer, event_id):
+                return False
+            apply(self._bound(conn))
+        return True
+
+    def mark_processed(self, consumer: str, event_id: str) -> bool:
+        """Record that ``consumer`` handled ``event_id``; False when it already had."""
+        with self._write() as conn:
+            return _insert_processed(conn, consumer, event_id)
+
+    def is_processed(self, consumer: str, event_id: str) -> bool:
+        query = select(processed_events.c.event_id).where(
+            processed_events.c.consumer == consumer, processed_events.c.event_id == event_id
+        )
+        with self._read() as conn:
+            return conn.execute(query).first() is not None
+
+    def forget_processed(self, older_than: datetime) -> int:
+        """Delete de-duplication records older than ``older_than``; returns how many went."""
+        stmt = processed_events.delete().where(processed_events.c.processed_at < utc(older_than))
+        with self._write() as conn:
+            return conn.execute(stmt).rowcount
+
+    # ---- studies -----------------------------------------------------------------------------
+
+    def upsert_study(
+        self,
+        study_id: str,
+        *,
+        name: str,
+        state: str = "running",
+        dataset: str | None = None,
+        mode: str | None = None,
+        objective: str | None = None,
+        config: Mapping[str, Any] | None = None,
+        created_at: datetime | None = None,
+    ) -> None:
+        """Create the study, or refresh its description (never its state) when it exists."""
+        values = {
+            "study_id": study_id,
+            "name": name,
+            "state": state,
+            "dataset": dataset,
+            "mode": mode,
+            "objective": objective,
+            "config": dict(config) if config is not None else None,
+            "created_at": utc(created_at) or datetime.now(UTC),
+            "counts": {},
+        }
+        with self._write() as conn:
+            _upsert(conn, studies, values, ("study_id",), ("name", "dataset", "mode", "objective", "config"))
+
+    def set_study_state(
+        self,
+        study_id: str,
+        state: str,
+        *,
+        reason: str | None = None,
+        completed_at: datetime | None = None,
+        best_trial_id: str | None = None,
+        counts: Mapping[str, int] | None = None,
+    ) -> bool:
+        """Set the state and whichever of the other fields are given; False if no such study."""
+        values: dict[str, Any] = {"state": state}
+        if reason is not None:
+            values["reason"] = reason
+        if completed_at is not None:
+            values["completed_at"] = utc(completed_at)
+        if best_trial_id is not None:
+            values["best_trial_id"] = best_trial_id
+        if counts is not None:
+            values["counts"] = dict(counts)
+        with self._write() as conn:
+            return conn.execute(update(studies).where(studies.c.study_id == study_id).values(values)).rowcount > 0
+
+    def get_study(self, study_id: str) -> StudyRecord | None:
+        with self._read() as conn:
+            row = conn.execute(select(studies).where(studies.c.study_id == study_id)).mappings().first()
+        return study_record(row) if row is not None else None
+
+    def list_studies(self, *, offset: int = 0, limit: int = 100, state: str | None = None) -> list[StudyRecord]:
+        """Newest first."""
+        _check_page(offset, limit)
+        query = select(studies).order_by(studies.c.created_at.desc().nulls_last(), studies.c.study_id)
+        if state is not None:
+            query = query.where(studies.c.state == state)
+        with self._read() as conn:
+            rows = conn.execute(query.offset(offset).limit(limit)).mappings().all()
+        return [study_record(r) for r in rows]
+
+    def count_studies(self) -> int:
+        with self._read() as conn:
+            return int(conn.execute(select(func.count()).select_from(studies)).scalar_one())
+
+    # ---- trials ------------------------------------------------------------------------------
+
+    def upsert_trial(self, trial_id: str, study_id: str, **fields: Any) -> None:
+        """Create the trial or update exactly the given columns (partial update, keyed by id).
+
+        ``duration_seconds`` follows ``started_at`` / ``finished_at`` unless given explicitly.
+        """
+        unknown = set(fields) - _TRIAL_FIELDS
+        if unknown:
+            raise ValueError(f"unknown trial fields: {', '.join(sorted(unknown))}")
+        values = {k: utc(v) if k in _DATETIME_FIELDS else v for k, v in fields.items()}
+        with self._write() as conn:
+            _upsert(conn, trials, {"trial_id": trial_id, "study_id": study_id, **values}, ("trial_id",), tuple(values))
+            if ("started_at" in values or "finished_at" in values) and "duration_seconds" not in values:
+                _refresh_duration(conn, trial_id)
+
+    def get_trial(self, trial_id: str) -> TrialRecord | None:
+        with self._read() as conn:
+            row = conn.execute(select(trials).where(trials.c.trial_id == trial_id)).mappings().first()
+        return trial_record(row) if row is not None else None
+
+    def list_trials(
+        self,
+        study_id: str,
+        *,
+        offset: int = 0,
+        limit: int = 100,
+        sort_by: str = "number",
+        descending: bool = False,
+        state: str | None = None,
+    ) -> list[TrialRecord]:
+        """One page of a study's trials. Trials without a value for ``sort_by`` come last."""
+        _check_page(offset, limit)
+        if sort_by not in TRIAL_SORT_KEYS:
+            raise ValueError(f"sort_by must be one of {', '.join(sorted(TRIAL_SORT_KEYS))}, not {sort_by!r}")
+        column = _SORT_COLUMNS[sort_by]
+        order = [(column.desc() if descending else column.asc()).nulls_last()]
+        if sort_by != "number":
+            order.append(trials.c.number.asc().nulls_last())
+        order += [trials.c.attempt.asc(), trials.c.trial_id.asc()]
+        query = _trials_of(study_id, state).order_by(*order).offset(offset).limit(limit)
+        with self._read() as conn:
+            rows = conn.execute(query).mappings().all()
+        return [trial_record(r) for r in rows]
+
+    def count_trials(self, study_id: str, *, state: str | None = None) -> int:
+        query = select(func.count()).select_from(trials).where(trials.c.study_id == study_id)
+        if state is not None:
+            query = query.where(trials.c.state == state)
+        with self._read() as conn:
+            return int(conn.execute(query).scalar_one())
+
+    def trial_counts(self, study_id: str) -> dict[str, int]:
+        """Number of trials per state."""
+        query = select(trials.c.state, func.count()).where(trials.c.study_id == study_id).group_by(trials.c.state)
+        with self._read() as conn:
+            return {str(state): int(n) for state, n in conn.execute(query).all()}
+
+    def best_trial(self, study_id: str) -> TrialRecord | None:
+        """The study's recorded best trial, else its completed trial with the highest score."""
+        with self._read() as conn:
+            recorded = (
+                conn.execute(
+                    select(trials)
+                    .join(studies, studies.c.best_trial_id == trials.c.trial_id)
+                    .where(studies.c.study_id == study_id, trials.c.study_id == study_id)
+                )
+                .mappings()
+                .first()
+            )
+            if recorded is not None:
+                return trial_record(recorded)
+            query = (
+                _trials_of(study_id, "completed")
+                .where(trials.c.score.is_not(None))
+                .order_by(trials.c.score.desc(), trials.c.number.asc().nulls_last(), trials.c.trial_id)
+                .limit(1)
+            )
+            row = conn.execute(query).mappings().first()
+        return trial_record(row) if row is not None else None
+
+    # ---- epochs, alerts, artifacts -----------------------------------------------------------
+
+    def record_epoch(
+        self,
+        trial_id: str,
+        study_id: str,
+        epoch: int,
+        *,
+        loss: float | None = None,
+        accuracy: float | None = None,
+        val_loss: float | None = None,
+        val_accuracy: float | None = None,
+        epoch_seconds: float | None = None,
+        telemetry: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Store one epoch; recording the same (trial, epoch) again replaces it (one row)."""
+        values = {
+            "trial_id": trial_id,
+            "study_id": study_id,
+            "epoch": epoch,
+            "loss": loss,
+            "accuracy": accuracy,
+            "val_loss": val_loss,
+            "val_accuracy": val_accuracy,
+            "epoch_seconds": epoch_seconds,
+            "telemetry": dict(telemetry) if telemetry is not None else None,
+        }
+        with self._write() as conn:
+            _upsert(conn, epochs, values, ("trial_id", "epoch"), None)
+
+    def epochs_for_trial(self, trial_id: str) -> list[EpochRecord]:
+        query = select(epochs).where(epochs.c.trial_id == trial_id).order_by(epochs.c.epoch)
+        with self._read() as conn:
+            return [epoch_record(r) for r in conn.execute(query).mappings().all()]
+
+    def epochs_for_study(self, study_id: str) -> list[EpochRecord]:
+        """Every epoch of every trial, by trial number, attempt, then epoch."""
+        query = (
+            select(epochs)
+            .join(trials, trials.c.trial_id == epochs.c.trial_id)
+            .where(epochs.c.study_id == study_id)
+            .order_by(trials.c.number.asc().nulls_last(), trials.c.attempt, epochs.c.trial_id, epochs.c.epoch)
+        )
+        with self._read() as conn:
+            return [epoch_record(r) for r in conn.execute(query).mappings().all()]
+
+    def record_alert(
+        self,
+        study_id: str,
+        trial_id: str,
+        *,
+        kind: str,
+        severity: str,
+        message: str,
+        epoch: int | None = None,
+        layer: str | None = None,
+    ) -> bool:
+        """Store an alert, at most one per (trial, kind, layer): True when it is new. A repeat
+        keeps the first epoch and takes the latest severity and message."""
+        values = {
+            "study_id": study_id,
+            "trial_id": trial_id,
+            "kind": kind,
+            "severity": severity,
+            "message": message,
+            "epoch": epoch,
+            "layer": layer or "",
+        }
+        with self._write() as conn:
+            if _upsert(conn, health_alerts, values, ("trial_id", "kind", "layer"), ()):
+                return True
+            conn.execute(
+                update(health_alerts)
+                .where(
+                    health_alerts.c.trial_id == trial_id,
+                    health_alerts.c.kind == kind,
+                    health_alerts.c.layer == (layer or ""),
+                )
+                .values(severity=severity, message=message)
+            )
+            return False
+
+    def alerts_for_study(self, study_id: str) -> list[AlertRecord]:
+        query = select(health_alerts).where(health_alerts.c.study_id == study_id).order_by(health_alerts.c.id)
+        with self._read() as conn:
+            return [alert_record(r) for r in conn.execute(query).mappings().all()]
+
+    def alerts_for_trial(self, trial_id: str) -> list[AlertRecord]:
+        query = select(health_alerts).where(health_alerts.c.trial_id == trial_id).order_by(health_alerts.c.id)
+        with self._read() as conn:
+            return [alert_record(r) for r in conn.execute(query).mappings().all()]
+
+    def record_artifact(self, key: str, *, kind: str, size_bytes: int, study_id: str | None = None) -> None:
+        """Store (or refresh) one artifact's description."""
+        values = {"key": key, "study_id": study_id, "kind": kind, "size_bytes": size_bytes}
+        with self._write() as conn:
+            _upsert(conn, artifacts, values, ("key",), None)
+
+    def get_artifact(self, key: str) -> ArtifactRecord | None:
+        with self._read() as conn:
+            row = conn.execute(select(artifacts).where(artifacts.c.key == key)).mappings().first()
+        return artifact_record(row) if row is not None else None
+
+    def artifacts_for_study(self, study_id: str) -> list[ArtifactRecord]:
+        query = select(artifacts).where(artifacts.c.study_id == study_id).order_by(artifacts.c.key)
+        with self._read() as conn:
+            return [artifact_record(r) for r in conn.execute(query).mappings().all()]
+
+
+# ---- helpers ---------------------------------------------------------------------------------
+
+
+def _short(exc: SQLAlchemyError) -> str:
+    return str(getattr(exc, "orig", None) or exc).splitlines()[0]
+
+
+def _check_page(offset: int, limit: int) -> None:
+    if offset < 0 or not 0 < limit <= MAX_PAGE_SIZE:
+        raise ValueError(f"need offset >= 0 and 0 < limit <= {MAX_PAGE_SIZE} (got offset={offset}, limit={limit})")
+
+
+def _trials_of(study_id: str, state: str | None) -> Select[Any]:
+    query = select(trials).where(trials.c.study_id == study_id)
+    return query.where(trials.c.state == state) if state is not None else query
+
+
+def _insert_processed(conn: Connection, consumer: str, event_id: str) -> bool:
+    values = {"consumer": consumer, "event_id": event_id, "processed_at": datetime.now(UTC)}
+    return _upsert(conn, processed_events, values, ("consumer", "event_id"), ()) > 0
+
+
+def _upsert(
+    conn: Connection,
+    table: Table,
+    values: Mapping[str, Any],
+    keys: Sequence[str],
+    update_columns: Sequence[str] | None,
+) -> int:
+    """INSERT, or on a key conflict UPDATE ``update_columns`` (all non-key columns when None, none
+    when empty). Returns the number of rows inserted or updated (0: existed and left alone)."""
+    columns = [c for c in (values if update_columns is None else update_columns) if c not in keys]
+    dialect = conn.dialect.name
+    if dialect in ("sqlite", "postgresql"):
+        insert_fn = sqlite.insert if dialect == "sqlite" else postgresql.insert
+        stmt = insert_fn(table).values(dict(values))
+        if columns:
+            final = stmt.on_conflict_do_update(index_elements=list(keys), set_={c: stmt.excluded[c] for c in columns})
+        else:
+            final = stmt.on_conflict_do_nothing(index_elements=list(keys))
+        return cast(int, conn.execute(final).rowcount)
+    try:
+        with conn.begin_nested():
+            conn.execute(insert(table).values(dict(values)))
+        return 1
+    except IntegrityError:
+        if not columns:
+            return 0
+        where = and_(*(table.c[k] == values[k] for k in keys))
+        return cast(int, conn.execute(update(table).where(where).values({c: values[c] for c in columns})).rowcount)
+
+
+def _refresh_duration(conn: Connection, trial_id: str) -> None:
+    row = conn.execute(select(trials.c.started_at, trials.c.finished_at).where(trials.c.trial_id == trial_id)).first()
+    if row is None:
+        return
+    started, finished = utc(row.started_at), utc(row.finished_at)
+    duration = (finished - started).total_seconds() if started and finished else None
+    conn.execute(update(trials).where(trials.c.trial_id == trial_id).values(duration_seconds=duration))
