@@ -426,7 +426,8 @@ def _upsert(
             final = stmt.on_conflict_do_update(index_elements=list(keys), set_={c: stmt.excluded[c] for c in columns})
         else:
             final = stmt.on_conflict_do_nothing(index_elements=list(keys))
-        return cast(int, conn.execute(final).rowcount)
+        # rowcount is unreliable for ON CONFLICT across drivers (psycopg reports -1); RETURNING is not.
+        return len(conn.execute(final.returning(table.c[keys[0]])).all())
     try:
         with conn.begin_nested():
             conn.execute(insert(table).values(dict(values)))
