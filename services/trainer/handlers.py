@@ -1,0 +1,148 @@
+"""The trainer's event handlers: run each requested trial in a worker thread and report it.
+
+While a trial runs the event loop stays free: it sends heartbeats, receives ``trial.control`` into
+the ``ControlBoard``, and publishes what the training thread hands it, in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar
+
+from contracts.events import (
+    ArtifactStored,
+    ArtifactStoredData,
+    Event,
+    EventEnvelope,
+    TrialCompleted,
+    TrialCompletedData,
+    TrialControl,
+    TrialEpochCompleted,
+    TrialEpochCompletedData,
+    TrialFailed,
+    TrialFailedData,
+    TrialHeartbeat,
+    TrialHeartbeatData,
+    TrialPruned,
+    TrialPrunedData,
+    TrialRequested,
+    TrialStarted,
+    TrialStartedData,
+)
+from contracts.telemetry import EpochTelemetry
+from services.runtime.bus.port import Bus
+from services.trainer.control import ControlBoard, ControlRequest
+from services.trainer.outcome import OutcomeKind, TrialHooks, TrialJob, TrialOutcome, TrialRunner
+from services.trainer.settings import TrainerSettings
+
+log = logging.getLogger(__name__)
+SOURCE = "trainer"
+E = TypeVar("E", bound=EventEnvelope)
+
+
+class TrainerWorker:
+    def __init__(self, bus: Bus, runner: TrialRunner, settings: TrainerSettings) -> None:
+        self._bus = bus
+        self._runner = runner
+        self._settings = settings
+        self.board = ControlBoard()
+
+    async def on_control(self, event: Event) -> None:
+        if isinstance(event, TrialControl) and event.trial_id:
+            self.board.request(event.trial_id, event.data.action, event.data.reason)
+
+    async def on_request(self, event: Event) -> None:
+        if not isinstance(event, TrialRequested) or event.trial_id is None:
+            return
+        job = TrialJob(study_id=event.study_id, trial_id=event.trial_id, request=event.data)
+        if self.board.pending(job.trial_id) is not None:
+            log.info("trial %d was cancelled before it started", job.request.trial_number)
+            return
+        loop = asyncio.get_running_loop()
+        current_epoch = 0
+        trainer_id = self._settings.trainer_id
+        number = job.request.trial_number
+
+        def envelope(cls: Callable[..., E], data: object) -> E:
+            return cls(source=SOURCE, study_id=job.study_id, trial_id=job.trial_id, data=data)
+
+        def publish_from_thread(event: EventEnvelope) -> None:
+            coroutine: Coroutine[Any, Any, None] = self._bus.publish(event)
+            asyncio.run_coroutine_threadsafe(coroutine, loop).result()
+
+        def started(architecture: str, parameter_count: int) -> None:
+            data = TrialStartedData(
+                trainer_id=trainer_id,
+                trial_number=number,
+                attempt=job.request.attempt,
+                architecture=architecture,
+                parameter_count=parameter_count,
+            )
+            publish_from_thread(envelope(TrialStarted, data))
+
+        def epoch_completed(telemetry: EpochTelemetry) -> None:
+            nonlocal current_epoch
+            current_epoch = telemetry.epoch
+            data = TrialEpochCompletedData(
+                trainer_id=trainer_id, trial_number=number, max_epochs=job.request.max_epochs, telemetry=telemetry
+            )
+            publish_from_thread(envelope(TrialEpochCompleted, data))
+
+        def control() -> ControlRequest | None:
+            return self.board.pending(job.trial_id)
+
+        async def heartbeat() -> None:
+            while True:
+                await asyncio.sleep(self._settings.heartbeat_seconds)
+                await self._bus.publish(
+                    envelope(TrialHeartbeat, TrialHeartbeatData(trainer_id=trainer_id, epoch=current_epoch))
+                )
+
+        log.info("trial %d started (attempt %d)", number, job.request.attempt)
+        beating = asyncio.create_task(heartbeat(), name=f"heartbeat-{job.trial_id}")
+        try:
+            hooks = TrialHooks(started=started, epoch_completed=epoch_completed, control=control)
+            outcome = await asyncio.to_thread(self._runner.run, job, hooks)
+        finally:
+            beating.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await beating
+            self.board.forget(job.trial_id)
+        await self._report(job, outcome, envelope)
+
+    async def _report(self, job: TrialJob, outcome: TrialOutcome, envelope: Any) -> None:
+        trainer_id = self._settings.trainer_id
+        number = job.request.trial_number
+        if outcome.kind is OutcomeKind.COMPLETED and outcome.metrics is not None:
+            if outcome.model_key:
+                stored = ArtifactStoredData(key=outcome.model_key, kind="model", size_bytes=outcome.model_size_bytes)
+                await self._bus.publish(envelope(ArtifactStored, stored))
+            data = TrialCompletedData(
+                trainer_id=trainer_id,
+                trial_number=number,
+                metrics=outcome.metrics,
+                model_key=outcome.model_key,
+                architecture=outcome.architecture,
+                stopped_early=outcome.stopped_early,
+            )
+            log.info("trial %d completed: val_accuracy %.4f", number, outcome.metrics.val_accuracy)
+            await self._bus.publish(envelope(TrialCompleted, data))
+        elif outcome.kind is OutcomeKind.PRUNED:
+            pruned = TrialPrunedData(
+                trainer_id=trainer_id,
+                trial_number=number,
+                epoch=outcome.epochs_trained,
+                reason=outcome.reason,
+                last_val_accuracy=outcome.last_val_accuracy,
+            )
+            log.info("trial %d pruned after epoch %d", number, outcome.epochs_trained)
+            await self._bus.publish(envelope(TrialPruned, pruned))
+        else:
+            failed = TrialFailedData(
+                trainer_id=trainer_id, trial_number=number, reason=outcome.reason, epochs_trained=outcome.epochs_trained
+            )
+            log.warning("trial %d failed: %s", number, outcome.reason)
+            await self._bus.publish(envelope(TrialFailed, failed))

@@ -1,0 +1,1 @@
+"""Model builders: a CNN for images, an LSTM for text, chosen by the dataset's modality."""

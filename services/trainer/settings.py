@@ -1,0 +1,37 @@
+"""Trainer settings, built once at the entry point (environment variables ``HPO_TRAINER_*``).
+
+A trainer needs only the broker and the object store: it never reads the database.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _default_trainer_id() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+class TrainerSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="HPO_TRAINER_", extra="ignore")
+
+    trainer_id: str = Field(default_factory=_default_trainer_id, description="Unique per trainer process.")
+    heartbeat_seconds: float = Field(default=5.0, gt=0, description="Seconds between heartbeats of a running trial.")
+    data_dir: Path | None = Field(default=None, description="Where datasets live when a trial names none.")
+    work_dir: Path = Field(default=Path("optimization_results/.hpo/work"), description="Scratch space for models.")
+    allow_download: bool = Field(default=False, description="Download missing built-in datasets.")
+    mode: Literal["keras", "synthetic"] = Field(
+        default="keras", description="'synthetic' runs no TensorFlow: each trial sleeps and reports made-up metrics."
+    )
+    synthetic_seconds: float = Field(default=0.5, ge=0, description="Duration of one synthetic trial.")
+    probe_samples: int = Field(default=256, ge=8, description="Validation samples used to measure telemetry.")
+    histogram_bins: int = Field(default=20, ge=2)
+    early_stopping_patience: int = Field(
+        default=3, ge=0, description="Stop a trial after this many epochs without val_loss improvement (0: never)."
+    )

@@ -1,0 +1,1 @@
+"""Per-epoch model telemetry: gradient norms, activation health and weight statistics per layer."""

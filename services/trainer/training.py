@@ -1,0 +1,164 @@
+"""One trial with Keras: build the model for the dataset's modality, fit it epoch by epoch with
+telemetry, honour prune/stop/NaN/early-stopping at epoch ends, evaluate, save the model.
+
+Runs in a worker thread; everything it reports goes through ``TrialHooks``.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import keras
+import tensorflow as tf
+
+from contracts.telemetry import EpochTelemetry, TrialMetrics
+from services.runtime.artifacts.port import ArtifactStore
+from services.runtime.errors import TrialFailure, UserInputError
+from services.trainer.control import EarlyStopping, EpochDecision, StopReason, decide
+from services.trainer.dataset_cache import DatasetCache
+from services.trainer.memory import release_trial_memory
+from services.trainer.models.builder import BuiltModel, build_model
+from services.trainer.models.params import TrialParams
+from services.trainer.outcome import OutcomeKind, TrialHooks, TrialJob, TrialOutcome
+from services.trainer.pipeline import TrialInputs, build_inputs
+from services.trainer.settings import TrainerSettings
+from services.trainer.telemetry.collector import TelemetryCollector
+
+log = logging.getLogger(__name__)
+
+
+class EpochReporter(keras.callbacks.Callback):
+    """Measures and reports each epoch, then decides whether training goes on."""
+
+    def __init__(self, collector: TelemetryCollector, hooks: TrialHooks, train_size: int, patience: int) -> None:
+        super().__init__()
+        self._collector = collector
+        self._hooks = hooks
+        self._train_size = train_size
+        self._early_stopping = EarlyStopping(patience)
+        self._epoch_started = 0.0
+        self.history: list[EpochTelemetry] = []
+        self.decision: EpochDecision | None = None
+        self.training_seconds = 0.0
+
+    def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        self._epoch_started = time.perf_counter()
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        epoch_seconds = time.perf_counter() - self._epoch_started
+        self.training_seconds += epoch_seconds
+        telemetry = self._collector.measure(epoch + 1, logs or {}, epoch_seconds, self._train_size)
+        self.history.append(telemetry)
+        self._hooks.epoch_completed(telemetry)
+        self.decision = decide(telemetry, self._hooks.control(), self._early_stopping)
+        if self.decision is not None:
+            self.model.stop_training = True
+
+
+class KerasTrialRunner:
+    def __init__(self, settings: TrainerSettings, artifacts: ArtifactStore, cache: DatasetCache) -> None:
+        self._settings = settings
+        self._artifacts = artifacts
+        self._cache = cache
+
+    def run(self, job: TrialJob, hooks: TrialHooks) -> TrialOutcome:
+        try:
+            return self._train(job, hooks)
+        except (TrialFailure, UserInputError) as e:
+            return TrialOutcome(OutcomeKind.FAILED, 0, reason=str(e))
+        except tf.errors.ResourceExhaustedError as e:
+            return TrialOutcome(OutcomeKind.FAILED, 0, reason=f"out of memory: {_first_line(e.message)}")
+        except Exception as e:  # a bad parameter combination or a crash inside TensorFlow
+            log.exception("trial %d crashed", job.request.trial_number)
+            return TrialOutcome(OutcomeKind.FAILED, 0, reason=f"{type(e).__name__}: {_first_line(str(e))}")
+        finally:
+            release_trial_memory()
+
+    def _train(self, job: TrialJob, hooks: TrialHooks) -> TrialOutcome:
+        request = job.request
+        data_dir = Path(request.data_dir) if request.data_dir else self._settings.data_dir
+        splits = self._cache.get(
+            request.dataset, data_dir, request.max_samples, allow_download=self._settings.allow_download
+        )
+        if request.seed is not None:
+            keras.utils.set_random_seed(request.seed)
+        params = TrialParams(request.params)
+        seed = request.seed if request.seed is not None else 0
+        inputs = build_inputs(splits, params, seed=seed, probe_samples=self._settings.probe_samples)
+        built = build_model(splits.modality, params, inputs.input_shape, splits.num_classes)
+        hooks.started(built.architecture, built.parameter_count)
+        collector = TelemetryCollector(built.model, inputs.probe_x, inputs.probe_y, self._settings.histogram_bins)
+        reporter = EpochReporter(collector, hooks, inputs.train_size, self._settings.early_stopping_patience)
+        built.model.fit(
+            inputs.train,
+            validation_data=inputs.validation,
+            epochs=request.max_epochs,
+            shuffle=False,  # the pipeline shuffles
+            verbose=0,
+            callbacks=[reporter],
+        )
+        return self._conclude(job, built, inputs, reporter)
+
+    def _conclude(self, job: TrialJob, built: BuiltModel, inputs: TrialInputs, reporter: EpochReporter) -> TrialOutcome:
+        epochs = len(reporter.history)
+        last = reporter.history[-1] if reporter.history else None
+        decision = reporter.decision
+        if last is None:
+            return TrialOutcome(OutcomeKind.FAILED, 0, reason="training ran no epoch")
+        if decision is not None and decision.reason is StopReason.DIVERGED:
+            return TrialOutcome(OutcomeKind.FAILED, epochs, reason=decision.detail, architecture=built.architecture)
+        if decision is not None and decision.reason is StopReason.PRUNED:
+            return TrialOutcome(
+                OutcomeKind.PRUNED,
+                epochs,
+                reason=decision.detail,
+                architecture=built.architecture,
+                last_val_accuracy=last.val_accuracy,
+            )
+        test_accuracy = None
+        if _has_batches(inputs):
+            results = built.model.evaluate(inputs.test, verbose=0, return_dict=True)
+            test_accuracy = float(results["accuracy"])
+        size = self._save_model(job, built)
+        metrics = TrialMetrics(
+            val_accuracy=last.val_accuracy or 0.0,
+            accuracy=last.accuracy or 0.0,
+            val_loss=last.val_loss,
+            loss=last.loss,
+            test_accuracy=test_accuracy,
+            training_seconds=reporter.training_seconds,
+            parameter_count=built.parameter_count,
+            memory_mb=built.memory_mb,
+            epochs_trained=epochs,
+        )
+        return TrialOutcome(
+            OutcomeKind.COMPLETED,
+            epochs,
+            reason=decision.detail if decision else "",
+            metrics=metrics,
+            architecture=built.architecture,
+            stopped_early=decision is not None,
+            last_val_accuracy=last.val_accuracy,
+            model_key=job.model_key,
+            model_size_bytes=size,
+        )
+
+    def _save_model(self, job: TrialJob, built: BuiltModel) -> int:
+        self._settings.work_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=self._settings.work_dir) as scratch:
+            path = Path(scratch) / "model.keras"
+            built.model.save(path)
+            return self._artifacts.put_file(job.model_key, path)
+
+
+def _has_batches(inputs: TrialInputs) -> bool:
+    return int(inputs.test.cardinality().numpy()) != 0
+
+
+def _first_line(text: str) -> str:
+    line = text.strip().splitlines()[0] if text.strip() else "no message"
+    return line[:300]

@@ -1,0 +1,133 @@
+"""The trainer as a service on the in-process bus: real Keras trials on digits, end to end."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from contracts.enums import ControlAction, DatasetName, Mode, Objective
+from contracts.events import (
+    ArtifactStored,
+    Event,
+    TrialCompleted,
+    TrialControl,
+    TrialControlData,
+    TrialEpochCompleted,
+    TrialFailed,
+    TrialHeartbeat,
+    TrialPruned,
+    TrialRequested,
+    TrialRequestedData,
+    TrialStarted,
+)
+from services.runtime.artifacts.local import LocalArtifactStore
+from services.runtime.bus.memory import InMemoryBus
+from services.trainer import bootstrap
+from services.trainer.dataset_cache import DatasetCache
+from services.trainer.settings import TrainerSettings
+
+SMALL_CNN = {"conv_blocks": 1, "filters": 8, "dense_units": 16, "batch_size": 64, "learning_rate": 0.005}
+
+
+@dataclass
+class Rig:
+    bus: InMemoryBus
+    store: LocalArtifactStore
+    seen: list[Event] = field(default_factory=list)
+    prune_on_epoch: int | None = None
+
+    async def request(self, trial_id: str, *, params: dict[str, object], max_epochs: int = 2) -> None:
+        data = TrialRequestedData(
+            trial_number=int(trial_id[-1]),
+            params=params,
+            dataset=DatasetName.DIGITS,
+            max_samples=300,
+            max_epochs=max_epochs,
+            seed=7,
+            objective=Objective.VAL_ACCURACY,
+            mode=Mode.HEALTH,
+        )
+        await self.bus.publish(TrialRequested(source="test", study_id="s1", trial_id=trial_id, data=data))
+
+    async def ended(self, trial_id: str) -> Event:
+        async with asyncio.timeout(120):
+            while True:
+                for event in self.seen:
+                    if event.trial_id == trial_id and isinstance(event, TrialCompleted | TrialPruned | TrialFailed):
+                        return event
+                await asyncio.sleep(0.05)
+
+    def of(self, trial_id: str, kind: type) -> list[Event]:
+        return [e for e in self.seen if e.trial_id == trial_id and isinstance(e, kind)]
+
+
+@pytest.fixture
+async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
+    bus = InMemoryBus()
+    store = LocalArtifactStore(tmp_path / "artifacts")
+    rig = Rig(bus, store)
+
+    async def observe(event: Event) -> None:
+        rig.seen.append(event)
+        if (
+            isinstance(event, TrialEpochCompleted)
+            and rig.prune_on_epoch == event.data.telemetry.epoch
+            and event.trial_id is not None
+        ):
+            control = TrialControlData(action=ControlAction.PRUNE, reason="below the median")
+            await bus.publish(TrialControl(source="test", study_id="s1", trial_id=event.trial_id, data=control))
+
+    await bus.subscribe("observer", ["#"], observe, prefetch=1000)
+    settings = TrainerSettings(trainer_id="t-test", work_dir=tmp_path / "work", heartbeat_seconds=0.2)
+    service = await bootstrap.start(bus, store, settings, DatasetCache())
+    yield rig
+    await service.stop()
+    await bus.close()
+
+
+async def test_a_trial_reports_every_epoch_then_stores_its_model(rig: Rig) -> None:
+    await rig.request("trial-1", params=SMALL_CNN, max_epochs=2)
+    end = await rig.ended("trial-1")
+    assert isinstance(end, TrialCompleted), end
+    started = rig.of("trial-1", TrialStarted)
+    assert started and started[0].data.parameter_count > 0 and "Conv2D(8)" in started[0].data.architecture
+    epochs = rig.of("trial-1", TrialEpochCompleted)
+    assert [e.data.telemetry.epoch for e in epochs] == [1, 2]  # type: ignore[union-attr]
+    layers = {layer.name for layer in epochs[0].data.telemetry.layers}  # type: ignore[union-attr]
+    assert {"conv1", "conv1_act", "dense", "classifier"} <= layers
+    assert end.data.metrics.epochs_trained == 2 and 0 <= end.data.metrics.val_accuracy <= 1
+    assert end.data.metrics.test_accuracy is not None
+    assert end.data.model_key is not None and rig.store.exists(end.data.model_key)
+    assert end.data.model_key.startswith("studies/s1/trials/0001-trial-1/")
+    stored = rig.of("trial-1", ArtifactStored)
+    assert stored and stored[0].data.size_bytes > 1000  # type: ignore[union-attr]
+    assert rig.seen.index(stored[0]) < rig.seen.index(end)
+
+
+async def test_a_prune_request_ends_the_trial_at_the_next_epoch_boundary(rig: Rig) -> None:
+    rig.prune_on_epoch = 1
+    await rig.request("trial-2", params=SMALL_CNN, max_epochs=6)
+    end = await rig.ended("trial-2")
+    assert isinstance(end, TrialPruned), end
+    assert end.data.epoch < 6 and end.data.reason == "below the median"
+    assert not rig.store.list_keys("studies/s1/trials/0002")
+
+
+async def test_a_bad_parameter_fails_the_trial_with_its_reason(rig: Rig) -> None:
+    await rig.request("trial-3", params={**SMALL_CNN, "optimizer": "lbfgs"})
+    end = await rig.ended("trial-3")
+    assert isinstance(end, TrialFailed) and "optimizer" in end.data.reason
+    # the trainer keeps serving
+    await rig.request("trial-4", params=SMALL_CNN, max_epochs=1)
+    assert isinstance(await rig.ended("trial-4"), TrialCompleted)
+
+
+async def test_heartbeats_flow_while_a_trial_trains(rig: Rig) -> None:
+    await rig.request("trial-5", params={**SMALL_CNN, "batch_size": 8}, max_epochs=3)
+    await rig.ended("trial-5")
+    beats = rig.of("trial-5", TrialHeartbeat)
+    assert beats and all(b.data.trainer_id == "t-test" for b in beats)  # type: ignore[union-attr]
