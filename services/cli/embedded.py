@@ -1,0 +1,154 @@
+"""The embedded default: every service as asyncio tasks in one process over the in-process bus.
+
+Files live under the output folder: ``.hpo/optuna.sqlite`` (Optuna storage),
+``.hpo/read_models.sqlite`` (the reporter's read models), ``.hpo/artifacts/`` (models, bundles)
+and the results, ``<study>/`` plus ``<study>.zip``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from dataclasses import dataclass
+from pathlib import Path
+
+from contracts.events import (
+    Event,
+    ReportReady,
+    StudyCompleted,
+    StudyCreated,
+    StudyCreatedData,
+    StudyStopRequested,
+    StudyStopRequestedData,
+)
+from contracts.study import StudyConfig
+from services.cli.progress import StudyProgress
+from services.health import bootstrap as health_bootstrap
+from services.health.settings import HealthSettings
+from services.reporter import bootstrap as reporter_bootstrap
+from services.reporter.settings import ReporterSettings
+from services.runtime.artifacts.local import LocalArtifactStore
+from services.runtime.bus.memory import InMemoryBus
+from services.runtime.db.engine import create_engine_for, sqlite_url
+from services.runtime.db.migrate import upgrade
+from services.runtime.db.repository import ReadModelRepository
+from services.runtime.service import RunningService
+from services.scheduler import bootstrap as scheduler_bootstrap
+from services.scheduler.settings import SchedulerSettings
+from services.trainer import bootstrap as trainer_bootstrap
+from services.trainer.settings import TrainerSettings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class EmbeddedOutcome:
+    completed: StudyCompleted
+    report: ReportReady | None
+
+
+@dataclass(frozen=True)
+class EmbeddedPaths:
+    output_dir: Path
+
+    @property
+    def state_dir(self) -> Path:
+        return self.output_dir / ".hpo"
+
+    @property
+    def optuna_url(self) -> str:
+        return sqlite_url(self.state_dir / "optuna.sqlite")
+
+    @property
+    def read_models_url(self) -> str:
+        return sqlite_url(self.state_dir / "read_models.sqlite")
+
+    @property
+    def artifacts_dir(self) -> Path:
+        return self.state_dir / "artifacts"
+
+
+async def run_embedded(
+    config: StudyConfig, study_id: str, study_name: str, output_dir: Path, progress: StudyProgress
+) -> EmbeddedOutcome:
+    """Run one study to its end (or to a stop request on Ctrl-C) and return how it ended."""
+    paths = EmbeddedPaths(output_dir.resolve())
+    paths.state_dir.mkdir(parents=True, exist_ok=True)
+    await asyncio.to_thread(upgrade, paths.read_models_url)
+    repository = ReadModelRepository(create_engine_for(paths.read_models_url))
+    artifacts = LocalArtifactStore(paths.artifacts_dir)
+    bus = InMemoryBus()
+    services: list[RunningService] = []
+    finished: asyncio.Future[EmbeddedOutcome] = asyncio.get_running_loop().create_future()
+    completed: list[StudyCompleted] = []
+
+    async def observe(event: Event) -> None:
+        if event.study_id != study_id:
+            return
+        progress.handle(event)
+        if isinstance(event, StudyCompleted):
+            completed.append(event)
+        if isinstance(event, ReportReady) and not finished.done() and completed:
+            finished.set_result(EmbeddedOutcome(completed=completed[0], report=event))
+
+    try:
+        await bus.subscribe("cli", ["#"], observe, prefetch=1)
+        services.append(await scheduler_bootstrap.start(bus, SchedulerSettings(optuna_storage=paths.optuna_url)))
+        services.append(await health_bootstrap.start(bus, HealthSettings()))
+        services.append(
+            await reporter_bootstrap.start(
+                bus,
+                repository,
+                artifacts,
+                ReporterSettings(results_root=paths.output_dir, database_url=paths.read_models_url),
+            )
+        )
+        trainer_settings = TrainerSettings(trainer_id="embedded-trainer", work_dir=paths.state_dir / "work")
+        services.append(await trainer_bootstrap.start(bus, artifacts, trainer_settings))
+        created = StudyCreated(
+            source="cli", study_id=study_id, data=StudyCreatedData(study_name=study_name, config=config)
+        )
+        await bus.publish(created)
+        with _stop_on_interrupt(bus, study_id, progress):
+            return await finished
+    finally:
+        for service in reversed(services):
+            await service.stop()
+        await bus.close()
+        repository.engine.dispose()
+
+
+@contextlib.contextmanager
+def _stop_on_interrupt(bus: InMemoryBus, study_id: str, progress: StudyProgress):  # type: ignore[no-untyped-def]
+    """First Ctrl-C asks the study to stop gracefully (results are still written); the second aborts."""
+    loop = asyncio.get_running_loop()
+    main_task = asyncio.current_task()
+    interrupts = 0
+    pending: set[asyncio.Task[None]] = set()
+
+    def on_sigint() -> None:
+        nonlocal interrupts
+        interrupts += 1
+        if interrupts == 1:
+            progress.console.print("[yellow]stopping after the running trial; Ctrl-C again to abort[/yellow]")
+            stop = StudyStopRequested(
+                source="cli", study_id=study_id, data=StudyStopRequestedData(reason="interrupted")
+            )
+            task = loop.create_task(bus.publish(stop))
+            pending.add(task)
+            task.add_done_callback(pending.discard)
+        elif main_task is not None:
+            main_task.cancel()
+
+    try:
+        loop.add_signal_handler(signal.SIGINT, on_sigint)
+        installed = True
+    except (NotImplementedError, RuntimeError):
+        installed = False
+    try:
+        yield
+    finally:
+        if installed:
+            loop.remove_signal_handler(signal.SIGINT)

@@ -1,0 +1,136 @@
+"""The ``hpo`` command: embedded studies (and, later, remote runs and ``serve`` for each service)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+from rich.console import Console
+
+from contracts.enums import StudyState
+from services.runtime.errors import UserInputError
+
+EXIT_OK, EXIT_STUDY_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+OPTIMIZE_EPILOG = """\
+Examples:
+  hpo optimize dataset=digits mode=health trials=8 max_epochs=5
+  hpo optimize dataset=mnist data_dir=./data mode=simple optimize_for=val_accuracy trials=15
+  hpo optimize dataset=imdb data_dir=./data sampler=random pruner=hyperband seed=7
+  hpo optimize dataset=image_folder data_dir=./my_images --search-space space.yaml
+
+Datasets are read from their original files in data_dir (data_dir/<dataset>/ or data_dir itself);
+digits is bundled and needs no files. Results go to output_dir/<study>/ and output_dir/<study>.zip.
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from services.cli.study_args import describe_options
+
+    parser = argparse.ArgumentParser(
+        prog="hpo",
+        description="Health-aware hyperparameter optimization for Keras/TensorFlow classifiers.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="Run 'hpo optimize --help' for every study option and its default.",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log what every service does")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    optimize = commands.add_parser(
+        "optimize",
+        help="run a study in this process (key=value options)",
+        description="Run a study: every service in this process, results under output_dir.\n\nOptions (key=value):\n"
+        + describe_options(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=OPTIMIZE_EPILOG,
+    )
+    optimize.add_argument("options", nargs="*", metavar="key=value", help="study options, see above")
+    optimize.add_argument("--search-space", metavar="FILE", help="YAML/JSON search-space overrides")
+    optimize.add_argument("-v", "--verbose", action="store_true", help="log what every service does")
+    commands.add_parser("datasets", help="list datasets and whether their files are present").add_argument(
+        "--data-dir", default=None, help="folder holding the datasets' original files"
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _configure_logging(verbose=bool(getattr(args, "verbose", False)))
+    console = Console(stderr=False, highlight=False)
+    try:
+        if args.command == "optimize":
+            return _optimize(args.options, args.search_space, console)
+        if args.command == "datasets":
+            return _datasets(args.data_dir, console)
+        parser.print_help()
+        return EXIT_USAGE
+    except UserInputError as exc:
+        Console(stderr=True, highlight=False).print(f"[red]error:[/red] {exc}", soft_wrap=True)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        console.print("interrupted")
+        return EXIT_INTERRUPTED
+
+
+def _optimize(options: list[str], search_space: str | None, console: Console) -> int:
+    from services.cli.preflight import check_dataset
+    from services.cli.study_args import parse_assignments
+
+    request = parse_assignments(options, search_space)
+    config = request.config
+    notes = check_dataset(config, allow_download=request.allow_download)
+    started = datetime.now(UTC)
+    study_id = uuid.uuid4().hex
+    study_name = f"{config.dataset.value}_{config.mode.value}_{started:%Y%m%d_%H%M%S}_{study_id[:6]}"
+    console.print(
+        f"study [bold]{study_name}[/bold]: {config.dataset.value}, mode={config.mode.value}, "
+        f"optimize_for={config.optimize_for.value}, trials={config.trials}, max_epochs={config.max_epochs}, "
+        f"sampler={config.sampler.value}, pruner={config.pruner.value}"
+    )
+    for note in notes:
+        console.print(f"[cyan]data:[/cyan] {note}")
+
+    from services.cli.embedded import run_embedded
+    from services.cli.progress import StudyProgress
+    from services.cli.summary import print_summary
+
+    with StudyProgress(console=console, trials=config.trials, max_epochs=config.max_epochs) as progress:
+        outcome = asyncio.run(run_embedded(config, study_id, study_name, request.output_dir, progress))
+    print_summary(console, outcome, progress)
+    state = outcome.completed.data.state
+    if state is StudyState.FAILED:
+        return EXIT_STUDY_FAILED
+    return EXIT_INTERRUPTED if state is StudyState.STOPPED else EXIT_OK
+
+
+def _datasets(data_dir: str | None, console: Console) -> int:
+    from services.trainer.datasets import describe_datasets
+
+    for info in describe_datasets(Path(data_dir) if data_dir else None):
+        status = "present" if info.available else ("user data" if info.user_data else "missing")
+        shape = "x".join(str(d) for d in info.input_shape) if info.input_shape else "-"
+        detail = info.source or info.problem or ""
+        console.print(
+            f"{info.name.value:<14} {info.modality.value:<6} classes={info.num_classes or '-':<4} "
+            f"shape={shape:<8} {status:<9} {detail}"
+        )
+    return EXIT_OK
+
+
+def _configure_logging(*, verbose: bool) -> None:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())
