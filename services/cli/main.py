@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     _configure_logging(verbose=bool(getattr(args, "verbose", False)))
-    console = Console(stderr=False, highlight=False)
+    console = Console(stderr=False, highlight=False, soft_wrap=True)
     try:
         if args.command == "optimize":
             return _optimize(args.options, args.search_space, console)

@@ -41,6 +41,12 @@ class DatasetCache:
                 self._entries.popitem(last=False)
             return splits
 
+    def put(self, name: DatasetName, data_dir: Path | None, max_samples: int | None, splits: DatasetSplits) -> None:
+        with self._lock:
+            self._entries[self.key(name, data_dir, max_samples)] = splits
+            while len(self._entries) > self._capacity:
+                self._entries.popitem(last=False)
+
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()

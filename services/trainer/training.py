@@ -1,5 +1,6 @@
 """One trial with Keras: build the model for the dataset's modality, fit it epoch by epoch with
-telemetry, honour prune/stop/NaN/early-stopping at epoch ends, evaluate, save the model.
+telemetry, evaluate, save the model. A NaN/Inf loss or a prune/stop request ends training at the
+next batch (the cut-short epoch is still measured and reported); early stopping acts at epoch ends.
 
 Runs in a worker thread; everything it reports goes through ``TrialHooks``.
 """
@@ -7,6 +8,7 @@ Runs in a worker thread; everything it reports goes through ``TrialHooks``.
 from __future__ import annotations
 
 import logging
+import math
 import tempfile
 import time
 from pathlib import Path
@@ -47,6 +49,12 @@ class EpochReporter(keras.callbacks.Callback):
 
     def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         self._epoch_started = time.perf_counter()
+
+    def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        """Stop inside the epoch on a NaN/Inf loss or a pending control request; the epoch end still reports."""
+        loss = (logs or {}).get("loss")
+        if (loss is not None and not math.isfinite(float(loss))) or self._hooks.control() is not None:
+            self.model.stop_training = True
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         epoch_seconds = time.perf_counter() - self._epoch_started

@@ -1,0 +1,79 @@
+"""Whole studies through every service in one process, as ``hpo optimize`` runs them."""
+
+from __future__ import annotations
+
+import csv
+import zipfile
+from pathlib import Path
+
+import pytest
+import yaml
+
+from services.cli.main import EXIT_OK, main
+
+pytestmark = pytest.mark.slow
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def _run(tmp_path: Path, *options: str) -> Path:
+    out = tmp_path / "results"
+    code = main(["optimize", *options, f"output_dir={out}"])
+    assert code == EXIT_OK
+    studies = [p for p in out.iterdir() if p.is_dir() and not p.name.startswith(".")]
+    assert len(studies) == 1
+    return studies[0]
+
+
+def test_health_mode_study_on_digits_writes_every_result(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    study_dir = _run(tmp_path, "dataset=digits", "mode=health", "trials=3", "max_epochs=2", "seed=3", "max_samples=400")
+    printed = capsys.readouterr().out
+    assert "best trial #" in printed and str(study_dir) in printed
+
+    for name in ("report.md", "best_params.yaml", "trials.csv", "best_model.keras"):
+        assert (study_dir / name).is_file(), name
+    assert list((study_dir / "health").glob("trial_*.json"))
+    plots = list(study_dir.rglob("*.png"))
+    assert len(plots) >= 5
+    assert all(p.read_bytes()[:8] == PNG_MAGIC for p in plots)
+
+    rows = list(csv.DictReader((study_dir / "trials.csv").open()))
+    finished = [r for r in rows if r["state"] in ("completed", "pruned")]
+    assert len(finished) == 3
+    best_params = yaml.safe_load((study_dir / "best_params.yaml").read_text())
+    assert best_params
+
+    report = (study_dir / "report.md").read_text()
+    assert "neuron_utilization" in report or "Neuron utilization" in report
+    assert "score = (1 - 0.30)" in report
+
+    bundle = study_dir.parent / f"{study_dir.name}.zip"
+    assert bundle.is_file()
+    with zipfile.ZipFile(bundle) as zf:
+        names = zf.namelist()
+    assert any(n.endswith("report.md") for n in names) and any(n.endswith("best_model.keras") for n in names)
+
+
+def test_simple_mode_text_study_on_a_csv(tmp_path: Path) -> None:
+    data = tmp_path / "reviews.csv"
+    good = ["great fun film", "loved it wonderful", "brilliant acting great story", "wonderful and moving"]
+    bad = ["boring awful film", "hated it terrible", "dull plot bad acting", "terrible and slow"]
+    with data.open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["text", "label"])
+        for i in range(30):
+            writer.writerow([good[i % 4], "pos"])
+            writer.writerow([bad[i % 4], "neg"])
+    study_dir = _run(
+        tmp_path,
+        "dataset=text_csv",
+        f"data_dir={data}",
+        "mode=simple",
+        "trials=2",
+        "max_epochs=2",
+        "seed=1",
+        "pruner=none",
+    )
+    rows = list(csv.DictReader((study_dir / "trials.csv").open()))
+    assert len([r for r in rows if r["state"] == "completed"]) == 2
+    assert "score = (1 -" not in (study_dir / "report.md").read_text()
