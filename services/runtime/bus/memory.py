@@ -54,6 +54,7 @@ class _Consumer:
         self._slots = asyncio.Semaphore(max(prefetch, 1))
         self._max_deliveries = max_deliveries
         self._handlers: set[asyncio.Task[None]] = set()
+        self._cancelled = False
         self._task = asyncio.create_task(self._run(), name=f"consumer:{queue.name}")
 
     async def _run(self) -> None:
@@ -67,7 +68,7 @@ class _Consumer:
 
     async def _deliver(self, message: _Message) -> None:
         queue = self._queue
-        event_id: str | None = None
+        claimed: str | None = None  # the event id this delivery put in in_flight_ids, if any
         try:
             message.deliveries += 1
             try:
@@ -77,8 +78,9 @@ class _Consumer:
                 return
             event_id = event.id
             if event_id in queue.processed or event_id in queue.in_flight_ids:
-                return
+                return  # a duplicate: ack it without running the handler
             queue.in_flight_ids.add(event_id)
+            claimed = event_id
             try:
                 await self._handler(event)
             except TrialFailure as exc:
@@ -99,8 +101,8 @@ class _Consumer:
             else:
                 queue.remember(event_id)
         finally:
-            if event_id is not None:
-                queue.in_flight_ids.discard(event_id)
+            if claimed is not None:
+                queue.in_flight_ids.discard(claimed)
             self._bus._in_flight -= 1
             self._slots.release()
             self._bus._wake_idle_waiters()
@@ -110,14 +112,23 @@ class _Consumer:
         self._queue.dead.append(DeadLetter(self._queue.name, message.body, reason, message.deliveries))
 
     async def cancel(self) -> None:
+        """Stop taking messages, wait for running handlers, and detach from the queue. Idempotent."""
+        if self._cancelled:
+            return
+        self._cancelled = True
+        self._bus._forget(self)
         self._task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self._task
         if self._handlers:
             await asyncio.gather(*self._handlers, return_exceptions=True)
         self._queue.consumers -= 1
-        if self._queue.exclusive and self._queue.consumers == 0:
-            self._bus._queues.pop(self._queue.name, None)
+        if (
+            self._queue.exclusive
+            and self._queue.consumers == 0
+            and self._bus._queues.get(self._queue.name) is self._queue
+        ):
+            del self._bus._queues[self._queue.name]
 
 
 def _first_error(exc: ValidationError) -> str:
@@ -175,6 +186,10 @@ class InMemoryBus:
     async def dead_letters(self, queue: str) -> list[DeadLetter]:
         declared = self._queues.get(queue)
         return list(declared.dead) if declared else []
+
+    def _forget(self, consumer: _Consumer) -> None:
+        with contextlib.suppress(ValueError):
+            self._consumers.remove(consumer)
 
     def is_idle(self) -> bool:
         return self._in_flight == 0 and all(q.pending.empty() for q in self._queues.values())

@@ -44,29 +44,58 @@ class ScriptedTrainer:
         self.requests.append(event)
         kind, value = self.script(event)
         ids = {"study_id": event.study_id, "trial_id": event.trial_id, "source": "trainer"}
-        await self.bus.publish(TrialStarted(**ids, data=TrialStartedData(trainer_id="t1", trial_number=event.data.trial_number)))
+        await self.bus.publish(
+            TrialStarted(**ids, data=TrialStartedData(trainer_id="t1", trial_number=event.data.trial_number))
+        )
         if kind == "silent":
             return
         if kind == "fail":
-            await self.bus.publish(TrialFailed(**ids, data=TrialFailedData(trial_number=event.data.trial_number, reason=str(value))))
+            await self.bus.publish(
+                TrialFailed(**ids, data=TrialFailedData(trial_number=event.data.trial_number, reason=str(value)))
+            )
             return
         val_acc = float(value)  # type: ignore[arg-type]
         for epoch in range(1, event.data.max_epochs + 1):
             if self._prune_requested(event.trial_id):
                 await self.bus.publish(
-                    TrialPruned(**ids, data=TrialPrunedData(trainer_id="t1", trial_number=event.data.trial_number, epoch=epoch - 1))
+                    TrialPruned(
+                        **ids,
+                        data=TrialPrunedData(trainer_id="t1", trial_number=event.data.trial_number, epoch=epoch - 1),
+                    )
                 )
                 return
-            tele = EpochTelemetry(epoch=epoch, loss=1.0 / epoch, accuracy=val_acc, val_loss=1.0 / epoch, val_accuracy=val_acc * epoch / event.data.max_epochs)
+            tele = EpochTelemetry(
+                epoch=epoch,
+                loss=1.0 / epoch,
+                accuracy=val_acc,
+                val_loss=1.0 / epoch,
+                val_accuracy=val_acc * epoch / event.data.max_epochs,
+            )
             await self.bus.publish(
                 TrialEpochCompleted(
                     **ids,
-                    data=TrialEpochCompletedData(trainer_id="t1", trial_number=event.data.trial_number, max_epochs=event.data.max_epochs, telemetry=tele),
+                    data=TrialEpochCompletedData(
+                        trainer_id="t1",
+                        trial_number=event.data.trial_number,
+                        max_epochs=event.data.max_epochs,
+                        telemetry=tele,
+                    ),
                 )
             )
             await asyncio.sleep(0.05)  # let the scheduler see the epoch before the next one
-        metrics = TrialMetrics(val_accuracy=val_acc, accuracy=val_acc, training_seconds=1.0, parameter_count=1000, memory_mb=1.0, epochs_trained=event.data.max_epochs)
-        await self.bus.publish(TrialCompleted(**ids, data=TrialCompletedData(trainer_id="t1", trial_number=event.data.trial_number, metrics=metrics)))
+        metrics = TrialMetrics(
+            val_accuracy=val_acc,
+            accuracy=val_acc,
+            training_seconds=1.0,
+            parameter_count=1000,
+            memory_mb=1.0,
+            epochs_trained=event.data.max_epochs,
+        )
+        await self.bus.publish(
+            TrialCompleted(
+                **ids, data=TrialCompletedData(trainer_id="t1", trial_number=event.data.trial_number, metrics=metrics)
+            )
+        )
 
     async def on_control(self, event: Event) -> None:
         self.controls.append(event)
@@ -77,7 +106,9 @@ class ScriptedTrainer:
 
 @pytest.fixture
 def scheduler_settings(tmp_path: Path) -> SchedulerSettings:
-    return SchedulerSettings(optuna_storage=f"sqlite:///{tmp_path / 'optuna.sqlite'}", lease_seconds=0.5, lease_check_seconds=0.05)
+    return SchedulerSettings(
+        optuna_storage=f"sqlite:///{tmp_path / 'optuna.sqlite'}", lease_seconds=0.5, lease_check_seconds=0.05
+    )
 
 
 async def collect(bus: InMemoryBus, queue: str, bindings: list[str]) -> list[Event]:
@@ -104,7 +135,9 @@ class Harness:
     async def trainer(self, script: Script) -> ScriptedTrainer:
         trainer = ScriptedTrainer(self.bus, script)
         await self.bus.subscribe("trainer.work", ["trial.requested"], trainer.on_request, prefetch=8)
-        await self.bus.subscribe("trainer.control.t1", ["trial.control"], trainer.on_control, prefetch=100, exclusive=True)
+        await self.bus.subscribe(
+            "trainer.control.t1", ["trial.control"], trainer.on_control, prefetch=100, exclusive=True
+        )
         return trainer
 
     async def collect(self, bindings: list[str]) -> list[Event]:

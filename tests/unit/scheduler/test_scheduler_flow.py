@@ -46,21 +46,29 @@ async def test_simple_study_runs_exactly_the_requested_trials(harness) -> None: 
 async def test_health_mode_waits_for_final_health_and_blends(harness) -> None:  # type: ignore[no-untyped-def]
     async def assess_on_complete(event) -> None:  # type: ignore[no-untyped-def]
         assessment = HealthAssessment(
-            components=HealthComponents(neuron_utilization=1, gradient_health=1, training_stability=1, convergence=1, parameter_efficiency=1),
+            components=HealthComponents(
+                neuron_utilization=1, gradient_health=1, training_stability=1, convergence=1, parameter_efficiency=1
+            ),
             weights={"neuron_utilization": 1.0},
             overall_health=0.2,
         )
         await harness.bus.publish(
             TrialHealthAssessed(
-                source="health", study_id=event.study_id, trial_id=event.trial_id,
-                data=TrialHealthAssessedData(trial_number=event.data.trial_number, epoch=1, final=True, assessment=assessment),
+                source="health",
+                study_id=event.study_id,
+                trial_id=event.trial_id,
+                data=TrialHealthAssessedData(
+                    trial_number=event.data.trial_number, epoch=1, final=True, assessment=assessment
+                ),
             )
         )
 
     await harness.bus.subscribe("fake.health", ["trial.completed"], assess_on_complete)
     await harness.trainer(lambda req: ("complete", 0.8))
     seen = await harness.collect(["study.completed"])
-    await harness.bus.publish(_created("s-health", mode=Mode.HEALTH, trials=2, max_epochs=1, health_weight=0.5, pruner=PrunerName.NONE))
+    await harness.bus.publish(
+        _created("s-health", mode=Mode.HEALTH, trials=2, max_epochs=1, health_weight=0.5, pruner=PrunerName.NONE)
+    )
     await harness.wait_for(lambda: bool(seen))
     assert seen[0].data.state is StudyState.COMPLETED
     assert seen[0].data.best_score == pytest.approx(0.5 * 0.8 + 0.5 * 0.2)
@@ -79,7 +87,9 @@ async def test_pruner_sends_prune_control_and_pruned_trials_count(harness) -> No
 
 
 async def test_failed_trials_do_not_count_and_the_study_goes_on(harness) -> None:  # type: ignore[no-untyped-def]
-    await harness.trainer(lambda req: ("fail", "out of memory") if req.data.trial_number % 2 == 0 else ("complete", 0.7))
+    await harness.trainer(
+        lambda req: ("fail", "out of memory") if req.data.trial_number % 2 == 0 else ("complete", 0.7)
+    )
     seen = await harness.collect(["study.completed"])
     await harness.bus.publish(_created("s-fail", mode=Mode.SIMPLE, trials=3, max_epochs=1, pruner=PrunerName.NONE))
     await harness.wait_for(lambda: bool(seen))
@@ -99,7 +109,9 @@ async def test_study_gives_up_when_every_trial_fails(harness) -> None:  # type: 
 
 
 async def test_silent_trainer_trial_is_failed_and_retried_with_same_params(harness) -> None:  # type: ignore[no-untyped-def]
-    trainer = await harness.trainer(lambda req: ("silent", None) if req.data.attempt == 1 and req.data.trial_number == 0 else ("complete", 0.6))
+    trainer = await harness.trainer(
+        lambda req: ("silent", None) if req.data.attempt == 1 and req.data.trial_number == 0 else ("complete", 0.6)
+    )
     seen = await harness.collect(["study.completed", "trial.failed"])
     await harness.bus.publish(_created("s-lease", mode=Mode.SIMPLE, trials=2, max_epochs=1, pruner=PrunerName.NONE))
     await harness.wait_for(lambda: any(isinstance(e, StudyCompleted) for e in seen))
@@ -119,7 +131,9 @@ async def test_stop_request_stops_running_trials_and_ends_the_study(harness) -> 
     seen = await harness.collect(["study.completed"])
     await harness.bus.publish(_created("s-stop", mode=Mode.SIMPLE, trials=10, max_epochs=1, parallelism=2))
     await harness.wait_for(lambda: len(trainer.requests) == 2)
-    await harness.bus.publish(StudyStopRequested(source="test", study_id="s-stop", data=StudyStopRequestedData(reason="user")))
+    await harness.bus.publish(
+        StudyStopRequested(source="test", study_id="s-stop", data=StudyStopRequestedData(reason="user"))
+    )
     await harness.wait_for(lambda: len([c for c in trainer.controls if c.data.action == "stop"]) == 2)
     await harness.wait_for(lambda: bool(seen), timeout=10)
     assert seen[0].data.state is StudyState.STOPPED

@@ -19,7 +19,9 @@ SAMPLERS = [s for s in SamplerName if s is not SamplerName.GP or importlib.util.
 
 @pytest.mark.parametrize("sampler", SAMPLERS)
 def test_every_sampler_asks_values_inside_the_space_and_learns(sampler: SamplerName, tmp_path: Path) -> None:
-    config = StudyConfig(dataset="text_csv", data_dir="x.csv", sampler=sampler, seed=3, trials=8, pruner=PrunerName.NONE)
+    config = StudyConfig(
+        dataset="text_csv", data_dir="x.csv", sampler=sampler, seed=3, trials=8, pruner=PrunerName.NONE
+    )
     runner = StudyRunner("s", config, f"sqlite:///{tmp_path / 'o.sqlite'}")
     space = {p.name: p for p in config.effective_search_space().params}
     for i in range(7):
@@ -71,8 +73,12 @@ def test_grid_values_cover_choices_ints_and_floats() -> None:
     assert log_points == pytest.approx([1e-4, 1e-3, 1e-2])
 
 
-def test_missing_optional_sampler_dependency_is_a_clear_user_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_missing_optional_sampler_dependency_is_a_clear_user_error(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     real_find_spec = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "torch" else real_find_spec(name, *a))
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "torch" else real_find_spec(name, *a)
+    )
     with pytest.raises(UserInputError, match="hpo\\[gp\\]"):
         StudyRunner("s", StudyConfig(dataset="digits", sampler="gp"), f"sqlite:///{tmp_path / 'o.sqlite'}")
