@@ -1,0 +1,201 @@
+"""One fully populated sample of every event type, and builders of trial figures."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from contracts.enums import AlertKind, ControlAction, DatasetName, Mode, Objective, Severity, StudyState
+from contracts.events import (
+    ArtifactStored,
+    ArtifactStoredData,
+    EventEnvelope,
+    ReportReady,
+    ReportReadyData,
+    StudyCompleted,
+    StudyCompletedData,
+    StudyCreated,
+    StudyCreatedData,
+    StudyStopRequested,
+    StudyStopRequestedData,
+    TrialCompleted,
+    TrialCompletedData,
+    TrialControl,
+    TrialControlData,
+    TrialEpochCompleted,
+    TrialEpochCompletedData,
+    TrialFailed,
+    TrialFailedData,
+    TrialHealthAlert,
+    TrialHealthAlertData,
+    TrialHealthAssessed,
+    TrialHealthAssessedData,
+    TrialHeartbeat,
+    TrialHeartbeatData,
+    TrialPruned,
+    TrialPrunedData,
+    TrialRequested,
+    TrialRequestedData,
+    TrialStarted,
+    TrialStartedData,
+)
+from contracts.health import HealthAlert, HealthAssessment, HealthComponents
+from contracts.search_space import ParamSpec
+from contracts.study import StudyConfig
+from contracts.telemetry import EpochTelemetry, Histogram, LayerTelemetry, TrialMetrics
+
+STUDY = "study-1"
+TRIAL = "trial-1"
+T0 = datetime(2025, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
+
+
+def make_metrics(**overrides: Any) -> TrialMetrics:
+    fields: dict[str, Any] = {
+        "val_accuracy": 0.8,
+        "accuracy": 0.9,
+        "val_loss": 0.5,
+        "loss": 0.3,
+        "test_accuracy": 0.79,
+        "training_seconds": 60.0,
+        "parameter_count": 100_000,
+        "memory_mb": 10.0,
+        "epochs_trained": 5,
+    }
+    fields.update(overrides)
+    return TrialMetrics(**fields)
+
+
+def make_health(overall: float = 0.6, **components: float) -> HealthAssessment:
+    values = dict.fromkeys(
+        ("neuron_utilization", "gradient_health", "training_stability", "convergence", "parameter_efficiency"), 0.5
+    )
+    values.update(components)
+    return HealthAssessment(
+        components=HealthComponents(**values),
+        weights=dict.fromkeys(values, 0.2),
+        overall_health=overall,
+        explanations={"neuron_utilization": "half the units fire"},
+    )
+
+
+def _telemetry() -> EpochTelemetry:
+    layer = LayerTelemetry(
+        name="conv2d",
+        kind="Conv2D",
+        parameter_count=320,
+        gradient_norm=0.12,
+        weight_mean=0.001,
+        weight_std=0.05,
+        weight_abs_max=0.3,
+        bias_mean=0.0,
+        bias_std=0.01,
+        weight_histogram=Histogram(edges=[-0.3, 0.0, 0.3], counts=[150, 170]),
+        activation_mean=0.4,
+        activation_std=0.2,
+        dead_fraction=0.1,
+        saturated_fraction=None,
+    )
+    return EpochTelemetry(
+        epoch=2,
+        loss=0.41,
+        accuracy=0.88,
+        val_loss=None,
+        val_accuracy=0.85,
+        learning_rate=1e-3,
+        epoch_seconds=1.5,
+        samples_per_second=1234.5,
+        memory_rss_mb=512.0,
+        telemetry_seconds=0.02,
+        layers=[layer],
+    )
+
+
+def _samples() -> dict[str, EventEnvelope]:
+    trial: dict[str, Any] = {"source": "test", "study_id": STUDY, "trial_id": TRIAL, "time": T0}
+    study: dict[str, Any] = {"source": "test", "study_id": STUDY, "time": T0}
+    config = StudyConfig(
+        dataset=DatasetName.DIGITS,
+        seed=7,
+        search_space=[ParamSpec(name="dropout", type="float", low=0.1, high=0.2)],
+    )
+    events: list[EventEnvelope] = [
+        StudyCreated(**study, correlation_id="corr-1", data=StudyCreatedData(study_name="demo", config=config)),
+        StudyStopRequested(**study, data=StudyStopRequestedData(reason="enough")),
+        StudyCompleted(
+            **study,
+            data=StudyCompletedData(
+                state=StudyState.COMPLETED,
+                completed_trials=3,
+                pruned_trials=1,
+                best_trial_id=TRIAL,
+                best_trial_number=0,
+                best_score=0.81,
+                best_params={"filters": 32, "dropout": 0.25, "optimizer": "adam", "batch_norm": True},
+            ),
+        ),
+        TrialRequested(
+            **trial,
+            data=TrialRequestedData(
+                trial_number=0,
+                attempt=2,
+                params={"learning_rate": 0.001, "filters": 16},
+                dataset=DatasetName.DIGITS,
+                data_dir="/data",
+                max_samples=500,
+                max_epochs=3,
+                seed=1,
+                objective=Objective.VAL_ACCURACY,
+                mode=Mode.HEALTH,
+                retry_of="trial-0",
+            ),
+        ),
+        TrialStarted(**trial, data=TrialStartedData(trainer_id="tr-1", trial_number=0, parameter_count=1000)),
+        TrialHeartbeat(**trial, data=TrialHeartbeatData(trainer_id="tr-1", epoch=1)),
+        TrialEpochCompleted(
+            **trial,
+            data=TrialEpochCompletedData(trainer_id="tr-1", trial_number=0, max_epochs=3, telemetry=_telemetry()),
+        ),
+        TrialControl(**trial, data=TrialControlData(action=ControlAction.PRUNE, reason="median")),
+        TrialCompleted(
+            **trial,
+            data=TrialCompletedData(trainer_id="tr-1", trial_number=0, metrics=make_metrics(), model_key="m/k.keras"),
+        ),
+        TrialFailed(**trial, data=TrialFailedData(trial_number=0, reason="NaN loss at epoch 2", epochs_trained=2)),
+        TrialPruned(**trial, data=TrialPrunedData(trainer_id="tr-1", trial_number=0, epoch=2, last_val_accuracy=0.4)),
+        TrialHealthAssessed(
+            **trial, data=TrialHealthAssessedData(trial_number=0, epoch=2, final=True, assessment=make_health())
+        ),
+        TrialHealthAlert(
+            **trial,
+            data=TrialHealthAlertData(
+                trial_number=0,
+                alert=HealthAlert(
+                    kind=AlertKind.DEAD_LAYER, severity=Severity.WARNING, message="dead", epoch=2, layer="dense"
+                ),
+            ),
+        ),
+        ArtifactStored(**trial, data=ArtifactStoredData(key="studies/s/model.keras", kind="model", size_bytes=10)),
+        ReportReady(**study, data=ReportReadyData(results_dir="/r", bundle_key="b.zip", best_trial_number=0)),
+    ]
+    return {event.type: event for event in events}  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def event_samples() -> dict[str, EventEnvelope]:
+    """``{event type: a sample event with every optional field set}`` for every event type."""
+    return _samples()
+
+
+@pytest.fixture
+def metrics() -> Callable[..., TrialMetrics]:
+    """``metrics(**overrides)``: TrialMetrics with val_acc 0.8, acc 0.9, 60 s, 100k params, 10 MB."""
+    return make_metrics
+
+
+@pytest.fixture
+def health() -> Callable[..., HealthAssessment]:
+    """``health(overall=0.6, **components)``: every component 0.5 unless told."""
+    return make_health
