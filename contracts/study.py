@@ -38,12 +38,16 @@ class StudyConfig(BaseModel):
     health_weight: float = Field(
         default=DEFAULT_HEALTH_WEIGHT, ge=0.0, le=1.0, description="Weight of overall health in the health-mode blend."
     )
-    parallelism: int = Field(default=1, ge=1, le=256, description="Trials in flight at once.")
+    parallelism: int = Field(
+        default=1, ge=1, le=256, description="Trials in flight at once (one per trainer; the embedded run has one)."
+    )
     sampler: SamplerName = Field(default=SamplerName.TPE, description="Optuna sampler.")
     pruner: PrunerName = Field(
         default=PrunerName.MEDIAN, description="Optuna pruner fed by per-epoch validation accuracy."
     )
-    seed: int | None = Field(default=None, description="Seed for the sampler, the data split and weight init.")
+    seed: int | None = Field(
+        default=None, description="Seed for the sampler, weight init and shuffling; data splits are fixed per dataset."
+    )
     data_dir: str | None = Field(
         default=None, description="Folder with the dataset's original files (or the CSV for text_csv)."
     )
