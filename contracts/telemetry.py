@@ -54,8 +54,8 @@ class EpochTelemetry(BaseModel):
     val_loss: float | None
     val_accuracy: float | None
     learning_rate: float | None = None
-    epoch_seconds: float = 0.0
-    samples_per_second: float = 0.0
+    epoch_seconds: float = Field(default=0.0, description="Wall time of the epoch, validation included.")
+    samples_per_second: float = Field(default=0.0, description="Training throughput (training batches only).")
     memory_rss_mb: float = 0.0
     telemetry_seconds: float = Field(default=0.0, description="Time spent measuring this telemetry.")
     layers: list[LayerTelemetry] = Field(default_factory=list)
@@ -71,7 +71,7 @@ class TrialMetrics(BaseModel):
     val_loss: float | None = None
     loss: float | None = None
     test_accuracy: float | None = None
-    training_seconds: float
+    training_seconds: float = Field(description="Wall time of training: every epoch, validation and telemetry.")
     parameter_count: int
     memory_mb: float = Field(
         description="Estimated training footprint: weights, optimizer slots and one batch of activations."

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from services.runtime.bus.port import Subscription
@@ -16,6 +17,8 @@ class RunningService:
     name: str
     subscriptions: list[Subscription] = field(default_factory=list)
     background: list[asyncio.Task[None]] = field(default_factory=list)
+    closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    """Run last, after consuming stopped (e.g. a trainer's child process)."""
 
     async def stop(self) -> None:
         for subscription in self.subscriptions:
@@ -25,5 +28,8 @@ class RunningService:
         for task in self.background:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        for close in self.closers:
+            await close()
         self.subscriptions.clear()
         self.background.clear()
+        self.closers.clear()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from services.runtime.artifacts.port import ArtifactStore
 from services.runtime.bus.port import Bus
 from services.runtime.service import RunningService
@@ -14,10 +16,15 @@ WORK_QUEUE = "trainer.work"
 
 
 def make_runner(settings: TrainerSettings, artifacts: ArtifactStore, cache: DatasetCache) -> TrialRunner:
+    """Synthetic (no TensorFlow), Keras in a recycled child process (the default), or Keras in this process."""
     if settings.mode == "synthetic":
         from services.trainer.synthetic import SyntheticTrialRunner
 
         return SyntheticTrialRunner(settings)
+    if settings.isolate_trials:
+        from services.trainer.isolation import ProcessTrialRunner
+
+        return ProcessTrialRunner(settings, artifacts)
     from services.trainer.training import KerasTrialRunner  # imports TensorFlow
 
     return KerasTrialRunner(settings, artifacts, cache)
@@ -26,9 +33,14 @@ def make_runner(settings: TrainerSettings, artifacts: ArtifactStore, cache: Data
 async def start(
     bus: Bus, artifacts: ArtifactStore, settings: TrainerSettings, cache: DatasetCache | None = None
 ) -> RunningService:
-    worker = TrainerWorker(bus, make_runner(settings, artifacts, cache or shared_cache()), settings)
+    runner = make_runner(settings, artifacts, cache or shared_cache())
+    worker = TrainerWorker(bus, runner, settings)
     control = await bus.subscribe(
         f"trainer.control.{settings.trainer_id}", ["trial.control"], worker.on_control, prefetch=100, exclusive=True
     )
     work = await bus.subscribe(WORK_QUEUE, ["trial.requested"], worker.on_request, prefetch=1)
-    return RunningService(name=f"trainer {settings.trainer_id}", subscriptions=[work, control])
+
+    async def close_runner() -> None:
+        await asyncio.to_thread(runner.close)
+
+    return RunningService(name=f"trainer {settings.trainer_id}", subscriptions=[work, control], closers=[close_runner])

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import gc
+import sys
 
 import psutil
 
@@ -17,3 +20,13 @@ def release_trial_memory() -> None:
 
     keras.backend.clear_session(free_memory=True)
     gc.collect()
+    return_freed_heap()
+
+
+def return_freed_heap() -> None:
+    """Hand the heap pages that glibc keeps after frees back to the OS (``malloc_trim``); Linux only."""
+    if not sys.platform.startswith("linux"):
+        return
+    name = ctypes.util.find_library("c")
+    if name:
+        ctypes.CDLL(name).malloc_trim(0)

@@ -54,3 +54,6 @@ class TrialJob:
 class TrialRunner(Protocol):
     def run(self, job: TrialJob, hooks: TrialHooks) -> TrialOutcome:
         """Run one trial to its end in the calling thread; never raises for a trial's own failure."""
+
+    def close(self) -> None:
+        """Release what the runner holds (a child process); it is not used afterwards."""

@@ -29,8 +29,17 @@ class TrainerSettings(BaseSettings):
     mode: Literal["keras", "synthetic"] = Field(
         default="keras", description="'synthetic' runs no TensorFlow: each trial sleeps and reports made-up metrics."
     )
+    isolate_trials: bool = Field(
+        default=True,
+        description="Run trials in a child process, recycled every trials_per_process trials: memory stays flat "
+        "and a crash (e.g. the out-of-memory killer) fails only the trial.",
+    )
+    trials_per_process: int = Field(default=5, ge=1, description="Trials a child process runs before it is replaced.")
+    max_worker_rss_mb: float = Field(
+        default=6144, gt=0, description="Replace the child process once it uses this much."
+    )
     synthetic_seconds: float = Field(default=0.5, ge=0, description="Duration of one synthetic trial.")
-    probe_samples: int = Field(default=256, ge=8, description="Validation samples used to measure telemetry.")
+    probe_samples: int = Field(default=128, ge=8, description="Validation samples used to measure telemetry.")
     histogram_bins: int = Field(default=20, ge=2)
     early_stopping_patience: int = Field(
         default=3, ge=0, description="Stop a trial after this many epochs without val_loss improvement (0: never)."

@@ -33,6 +33,9 @@ class SyntheticTrialRunner:
     def __init__(self, settings: TrainerSettings) -> None:
         self._settings = settings
 
+    def close(self) -> None:
+        """Nothing to release: trials run in the calling thread."""
+
     def run(self, job: TrialJob, hooks: TrialHooks) -> TrialOutcome:
         request = job.request
         target = 0.5 + 0.49 * quality(request.params)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import math
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -34,32 +35,48 @@ log = logging.getLogger(__name__)
 
 
 class EpochReporter(keras.callbacks.Callback):
-    """Measures and reports each epoch, then decides whether training goes on."""
+    """Measures and reports each epoch, then decides whether training goes on.
 
-    def __init__(self, collector: TelemetryCollector, hooks: TrialHooks, train_size: int, patience: int) -> None:
+    ``async_safe``: Keras runs the batch-end hook on a helper thread, so reading each batch's loss
+    does not stall the training loop; ``on_epoch_end`` runs after every pending batch hook.
+    """
+
+    async_safe = True
+
+    def __init__(
+        self, collector: TelemetryCollector, hooks: TrialHooks, train_size: int, batch_size: int, patience: int
+    ) -> None:
         super().__init__()
         self._collector = collector
         self._hooks = hooks
         self._train_size = train_size
+        self._batch_size = batch_size
         self._early_stopping = EarlyStopping(patience)
         self._epoch_started = 0.0
+        self._last_batch_ended = 0.0
+        self._batches = 0
+        self._batch_lock = threading.Lock()
         self.history: list[EpochTelemetry] = []
         self.decision: EpochDecision | None = None
-        self.training_seconds = 0.0
 
     def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-        self._epoch_started = time.perf_counter()
+        self._epoch_started = self._last_batch_ended = time.perf_counter()
+        self._batches = 0
 
     def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
         """Stop inside the epoch on a NaN/Inf loss or a pending control request; the epoch end still reports."""
+        with self._batch_lock:
+            self._batches += 1
+            self._last_batch_ended = max(self._last_batch_ended, time.perf_counter())
         loss = (logs or {}).get("loss")
         if (loss is not None and not math.isfinite(float(loss))) or self._hooks.control() is not None:
             self.model.stop_training = True
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         epoch_seconds = time.perf_counter() - self._epoch_started
-        self.training_seconds += epoch_seconds
-        telemetry = self._collector.measure(epoch + 1, logs or {}, epoch_seconds, self._train_size)
+        samples = min(self._batches * self._batch_size, self._train_size)
+        train_seconds = self._last_batch_ended - self._epoch_started
+        telemetry = self._collector.measure(epoch + 1, logs or {}, epoch_seconds, samples / max(train_seconds, 1e-9))
         self.history.append(telemetry)
         self._hooks.epoch_completed(telemetry)
         self.decision = decide(telemetry, self._hooks.control(), self._early_stopping)
@@ -72,6 +89,9 @@ class KerasTrialRunner:
         self._settings = settings
         self._artifacts = artifacts
         self._cache = cache
+
+    def close(self) -> None:
+        """Nothing to release: trials run in the calling thread."""
 
     def run(self, job: TrialJob, hooks: TrialHooks) -> TrialOutcome:
         try:
@@ -100,7 +120,10 @@ class KerasTrialRunner:
         built = build_model(splits.modality, params, inputs.input_shape, splits.num_classes)
         hooks.started(built.architecture, built.parameter_count)
         collector = TelemetryCollector(built.model, inputs.probe_x, inputs.probe_y, self._settings.histogram_bins)
-        reporter = EpochReporter(collector, hooks, inputs.train_size, self._settings.early_stopping_patience)
+        batch_size = params.integer("batch_size", 32)
+        patience = self._settings.early_stopping_patience
+        reporter = EpochReporter(collector, hooks, inputs.train_size, batch_size, patience)
+        fit_started = time.perf_counter()
         built.model.fit(
             inputs.train,
             validation_data=inputs.validation,
@@ -109,9 +132,11 @@ class KerasTrialRunner:
             verbose=0,
             callbacks=[reporter],
         )
-        return self._conclude(job, built, inputs, reporter)
+        return self._conclude(job, built, inputs, reporter, time.perf_counter() - fit_started)
 
-    def _conclude(self, job: TrialJob, built: BuiltModel, inputs: TrialInputs, reporter: EpochReporter) -> TrialOutcome:
+    def _conclude(
+        self, job: TrialJob, built: BuiltModel, inputs: TrialInputs, reporter: EpochReporter, fit_seconds: float
+    ) -> TrialOutcome:
         epochs = len(reporter.history)
         last = reporter.history[-1] if reporter.history else None
         decision = reporter.decision
@@ -138,7 +163,7 @@ class KerasTrialRunner:
             val_loss=last.val_loss,
             loss=last.loss,
             test_accuracy=test_accuracy,
-            training_seconds=reporter.training_seconds,
+            training_seconds=fit_seconds,
             parameter_count=built.parameter_count,
             memory_mb=built.memory_mb,
             epochs_trained=epochs,

@@ -49,7 +49,7 @@ class TelemetryCollector:
         self._probe = GradientProbe(model, tapped)
 
     def measure(
-        self, epoch: int, logs: Mapping[str, float], epoch_seconds: float, train_samples: int
+        self, epoch: int, logs: Mapping[str, float], epoch_seconds: float, samples_per_second: float
     ) -> EpochTelemetry:
         started = time.perf_counter()
         layers = self._layers() if len(self._probe_y) else []
@@ -62,7 +62,7 @@ class TelemetryCollector:
             val_accuracy=finite_or_none(logs.get("val_accuracy")),
             learning_rate=learning_rate,
             epoch_seconds=epoch_seconds,
-            samples_per_second=train_samples / epoch_seconds if epoch_seconds > 0 else 0.0,
+            samples_per_second=samples_per_second,
             memory_rss_mb=rss_mb(),
             telemetry_seconds=time.perf_counter() - started,
             layers=layers,

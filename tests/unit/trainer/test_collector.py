@@ -26,7 +26,7 @@ def _probe() -> tuple[np.ndarray, np.ndarray]:
 def test_all_dead_relu_layer_is_measured_dead_with_no_gradient() -> None:
     x, y = _probe()
     collector = TelemetryCollector(_model(bias=-100.0), x, y, bins=5)
-    telemetry = collector.measure(1, {"loss": 1.0, "accuracy": 0.3, "val_loss": 1.1, "val_accuracy": 0.3}, 2.0, 640)
+    telemetry = collector.measure(1, {"loss": 1.0, "accuracy": 0.3, "val_loss": 1.1, "val_accuracy": 0.3}, 2.0, 320.0)
     layers = {layer.name: layer for layer in telemetry.layers}
     assert layers["hidden_act"].dead_fraction == 1.0
     assert layers["hidden"].gradient_norm == 0.0
