@@ -34,7 +34,7 @@ class TrainerSettings(BaseSettings):
         description="Run trials in a child process, recycled every trials_per_process trials: memory stays flat "
         "and a crash (e.g. the out-of-memory killer) fails only the trial.",
     )
-    trials_per_process: int = Field(default=5, ge=1, description="Trials a child process runs before it is replaced.")
+    trials_per_process: int = Field(default=3, ge=1, description="Trials a child process runs before it is replaced.")
     max_worker_rss_mb: float = Field(
         default=6144, gt=0, description="Replace the child process once it uses this much."
     )
