@@ -55,6 +55,23 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("datasets", help="list datasets and whether their files are present").add_argument(
         "--data-dir", default=None, help="folder holding the datasets' original files"
     )
+    serve = commands.add_parser(
+        "serve",
+        help="run one service as its own process (RabbitMQ, S3/MinIO, Postgres)",
+        description="Run one service until SIGTERM/Ctrl-C. Settings: HPO_* environment variables "
+        "(HPO_AMQP_URL, HPO_S3_ENDPOINT, HPO_S3_ACCESS_KEY, HPO_S3_SECRET_KEY, HPO_S3_BUCKET, HPO_HTTP_PORT, "
+        "HPO_SCHEDULER_OPTUNA_STORAGE, HPO_REPORTER_DATABASE_URL, HPO_TRAINER_*), optionally from --env-file.",
+    )
+    serve.add_argument("service", choices=["scheduler", "trainer", "health", "reporter"])
+    serve.add_argument("--env-file", default=None, help="KEY=VALUE file loaded before the environment is read")
+    serve.add_argument("-v", "--verbose", action="store_true", help="log what the service does")
+    db = commands.add_parser("db", help="database maintenance", description="Read-model database maintenance.")
+    db_commands = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
+    upgrade = db_commands.add_parser("upgrade", help="apply the Alembic migrations of the read models")
+    upgrade.add_argument(
+        "--database-url", default=None, help="SQLAlchemy URL (default: HPO_REPORTER_DATABASE_URL or its default)"
+    )
+    upgrade.add_argument("--env-file", default=None, help="KEY=VALUE file loaded before the environment is read")
     return parser
 
 
@@ -68,6 +85,10 @@ def main(argv: list[str] | None = None) -> int:
             return _optimize(args.options, args.search_space, console)
         if args.command == "datasets":
             return _datasets(args.data_dir, console)
+        if args.command == "serve":
+            return _serve(args.service, args.env_file)
+        if args.command == "db":
+            return _db_upgrade(args.database_url, args.env_file, console)
         parser.print_help()
         return EXIT_USAGE
     except UserInputError as exc:
@@ -120,6 +141,26 @@ def _datasets(data_dir: str | None, console: Console) -> int:
             f"{info.name.value:<14} {info.modality.value:<6} classes={info.num_classes or '-':<4} "
             f"shape={shape:<8} {status:<9} {detail}"
         )
+    return EXIT_OK
+
+
+def _serve(service: str, env_file: str | None) -> int:
+    from services.cli.serve import load_env_file, serve
+
+    load_env_file(env_file)
+    asyncio.run(serve(service))
+    return EXIT_OK
+
+
+def _db_upgrade(database_url: str | None, env_file: str | None, console: Console) -> int:
+    from services.cli.serve import load_env_file
+    from services.reporter.settings import ReporterSettings
+    from services.runtime.db.migrate import current_revision, upgrade
+
+    load_env_file(env_file)
+    url = database_url or ReporterSettings().database_url
+    upgrade(url)
+    console.print(f"read-model database at revision {current_revision(url)}")
     return EXIT_OK
 
 

@@ -60,10 +60,15 @@ def _memory_bus(request: pytest.FixtureRequest) -> Bus:
     return InMemoryBus()
 
 
-# name -> (factory, marks). A RabbitMQ entry would be:
-#   "rabbitmq": (lambda request: AmqpBus(request.getfixturevalue("rabbitmq_url")), (pytest.mark.integration,)),
+def _rabbitmq_bus(request: pytest.FixtureRequest) -> Bus:
+    """An AmqpBus on the test's own exchange; ``amqp_sandbox`` (conftest.py) deletes what it declared."""
+    return request.getfixturevalue("amqp_sandbox").new_bus()
+
+
+# name -> (factory, marks)
 BUS_IMPLEMENTATIONS: dict[str, tuple[BusFactory, tuple[pytest.MarkDecorator, ...]]] = {
     "memory": (_memory_bus, ()),
+    "rabbitmq": (_rabbitmq_bus, (pytest.mark.integration,)),
 }
 
 

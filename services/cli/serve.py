@@ -1,0 +1,160 @@
+"""``hpo serve <service>``: one service as its own process on RabbitMQ, S3/MinIO and (for the
+scheduler and reporter) Postgres, with ``/healthz``, ``/readyz`` and ``/metrics`` on ``HPO_HTTP_PORT``.
+
+Settings come from the environment (``HPO_*``, see ``services/runtime/settings.py`` and each
+service's ``settings.py``), optionally loaded from an env file first. SIGTERM or Ctrl-C stops the
+service gracefully: consumers stop, in-flight handlers finish, connections close.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from services.runtime.artifacts.local import LocalArtifactStore
+from services.runtime.artifacts.port import ArtifactStore
+from services.runtime.bus.port import Bus
+from services.runtime.errors import UserInputError
+from services.runtime.observability.metrics import InstrumentedBus, ServiceMetrics
+from services.runtime.observability.probes import ProbeServer
+from services.runtime.service import RunningService
+from services.runtime.settings import BrokerSettings, ObjectStoreSettings, ProbeSettings
+
+log = logging.getLogger(__name__)
+SERVICES = ("scheduler", "trainer", "health", "reporter")
+BROKER_RETRY_SECONDS = (1, 2, 5, 10)
+
+Starter = Callable[[Bus], Awaitable[RunningService]]
+
+
+def load_env_file(path: str | None) -> None:
+    if path is None:
+        return
+    if not Path(path).is_file():
+        raise UserInputError(f"env file {path} does not exist")
+    from dotenv import load_dotenv
+
+    load_dotenv(path, override=False)
+
+
+def artifact_store(settings: ObjectStoreSettings) -> ArtifactStore:
+    if settings.s3_endpoint:
+        from services.runtime.artifacts.s3 import S3ArtifactStore
+
+        return S3ArtifactStore(
+            settings.s3_endpoint,
+            settings.s3_access_key,
+            settings.s3_secret_key,
+            settings.s3_bucket,
+            secure=settings.s3_secure,
+        )
+    return LocalArtifactStore(settings.artifacts_dir)
+
+
+def starter_for(name: str) -> Starter:
+    """The bootstrap of one service with its own settings; only what that service needs is read."""
+    if name == "scheduler":
+        from services.scheduler import bootstrap as scheduler
+        from services.scheduler.settings import SchedulerSettings
+
+        return lambda bus: scheduler.start(bus, SchedulerSettings())
+    if name == "health":
+        from services.health import bootstrap as health
+        from services.health.settings import HealthSettings
+
+        return lambda bus: health.start(bus, HealthSettings())
+    if name == "trainer":
+        from services.trainer import bootstrap as trainer
+        from services.trainer.settings import TrainerSettings
+
+        return lambda bus: trainer.start(bus, artifact_store(ObjectStoreSettings()), TrainerSettings())
+    if name == "reporter":
+        return _reporter_starter()
+    raise UserInputError(f"unknown service '{name}'; choose one of {', '.join(SERVICES)}")
+
+
+def _reporter_starter() -> Starter:
+    from services.reporter import bootstrap as reporter
+    from services.reporter.settings import ReporterSettings
+    from services.runtime.db.engine import create_engine_for
+    from services.runtime.db.migrate import current_revision
+    from services.runtime.db.repository import ReadModelRepository
+
+    async def start(bus: Bus) -> RunningService:
+        settings = ReporterSettings()
+        if await asyncio.to_thread(current_revision, settings.database_url) is None:
+            raise UserInputError(
+                f"the read-model database {_safe(settings.database_url)} has no schema; "
+                "run 'hpo db upgrade' with the same HPO_REPORTER_DATABASE_URL first"
+            )
+        repository = ReadModelRepository(create_engine_for(settings.database_url))
+        return await reporter.start(bus, repository, artifact_store(ObjectStoreSettings()), settings)
+
+    return start
+
+
+async def serve(name: str) -> None:
+    start_service = starter_for(name)
+    broker = BrokerSettings()
+    probes_settings = ProbeSettings()
+    metrics = ServiceMetrics(name)
+    from services.runtime.bus.amqp import AmqpBus
+
+    amqp = AmqpBus(broker.amqp_url, exchange=broker.exchange, queue_prefix=broker.queue_prefix)
+    bus = InstrumentedBus(amqp, metrics)
+    running: list[RunningService] = []
+    probes = ProbeServer(
+        metrics.registry,
+        lambda: bool(running) and amqp.is_connected,
+        probes_settings.http_host,
+        probes_settings.http_port,
+    )
+    await probes.start()
+    log.info("%s: probes and metrics on port %d", name, probes.port)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    try:
+        await _connect(bus, broker.amqp_url, stop)
+        if stop.is_set():
+            return
+        running.append(await start_service(bus))
+        log.warning("%s: serving (broker %s, exchange %s)", name, _safe(broker.amqp_url), broker.exchange)
+        await stop.wait()
+        log.warning("%s: stopping", name)
+    finally:
+        for service in running:
+            await service.stop()
+        await bus.close()
+        await probes.stop()
+
+
+async def _connect(bus: Bus, url: str, stop: asyncio.Event) -> None:
+    """Wait for the broker (a service may start before it); the robust connection handles later outages."""
+    attempt = 0
+    while not stop.is_set():
+        try:
+            await bus.start()
+            return
+        except (OSError, ConnectionError) as exc:
+            delay = BROKER_RETRY_SECONDS[min(attempt, len(BROKER_RETRY_SECONDS) - 1)]
+            log.warning("broker %s unreachable (%s); retrying in %ds", _safe(url), exc, delay)
+            attempt += 1
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=delay)
+
+
+def _safe(url: str) -> str:
+    """A URL without its password, for logs and errors."""
+    if "@" not in url or "://" not in url:
+        return url
+    scheme, rest = url.split("://", 1)
+    credentials, host = rest.rsplit("@", 1)
+    user = credentials.split(":", 1)[0]
+    return f"{scheme}://{user}:***@{host}"

@@ -1,0 +1,1 @@
+"""Liveness/readiness probes and Prometheus metrics for every service process."""
