@@ -12,14 +12,24 @@ import subprocess
 import sys
 import urllib.request
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import optuna
 import pytest
 
 from contracts.enums import DatasetName, Mode
-from contracts.events import Event, ReportReady, StudyCompleted, StudyCreated, StudyCreatedData, TrialStarted
+from contracts.events import (
+    Event,
+    ReportReady,
+    StudyCompleted,
+    StudyCreated,
+    StudyCreatedData,
+    TrialCompleted,
+    TrialEpochCompleted,
+    TrialRequested,
+    TrialStarted,
+)
 from contracts.study import StudyConfig
 from services.runtime.bus.amqp import AmqpBus, dead_letter_queue
 
@@ -54,6 +64,12 @@ class Processes:
         env = {**self.env, "HPO_HTTP_PORT": str(port), **extra}
         command = [sys.executable, "-m", "services.cli.main", "serve", service]
         self.running.append((name, subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=log)))
+
+    def by_name(self, name: str) -> subprocess.Popen[bytes]:
+        return next(process for known, process in self.running if known == name)
+
+    def forget(self, name: str) -> None:
+        self.running = [(known, process) for known, process in self.running if known != name]
 
     def stop_all(self) -> dict[str, int | None]:
         for _, process in self.running:
@@ -97,57 +113,124 @@ def processes(amqp_url: str, postgres_url: str, sandbox: dict[str, str], tmp_pat
     running.stop_all()
 
 
-async def test_a_study_runs_across_separate_service_processes(
-    processes: Processes, amqp_url: str, postgres_url: str, sandbox: dict[str, str], tmp_path: Path
-) -> None:
-    ports = [_free_port() for _ in range(5)]
-    processes.start("scheduler", "scheduler", ports[0])
-    processes.start("health", "health", ports[1])
-    processes.start("reporter", "reporter", ports[2])
-    processes.start("trainer", "trainer-1", ports[3], HPO_TRAINER_TRAINER_ID="trainer-1")
-    processes.start("trainer", "trainer-2", ports[4], HPO_TRAINER_TRAINER_ID="trainer-2")
-    async with asyncio.timeout(60):  # every service has declared its queue once it is ready
-        while not all(_ready(port) for port in ports):
-            await asyncio.sleep(0.2)
+class Cluster:
+    """Every service as its own process, plus an observer on the bus that records every event."""
 
-    bus = AmqpBus(amqp_url, exchange=sandbox["exchange"], queue_prefix=sandbox["prefix"])
-    await bus.start()
-    seen: list[Event] = []
+    def __init__(self, processes: Processes, amqp_url: str, sandbox: dict[str, str]) -> None:
+        self.processes = processes
+        self.bus = AmqpBus(amqp_url, exchange=sandbox["exchange"], queue_prefix=sandbox["prefix"])
+        self.seen: list[Event] = []
 
-    async def observe(event: Event) -> None:
-        seen.append(event)
-
-    await bus.subscribe("observer", ["#"], observe, prefetch=100)
-    config = StudyConfig(dataset=DatasetName.DIGITS, mode=Mode.HEALTH, trials=6, max_epochs=3, parallelism=2, seed=3)
-    study_id = uuid.uuid4().hex
-    created = StudyCreated(source="test", study_id=study_id, data=StudyCreatedData(study_name="dist", config=config))
-    await bus.publish(created)
-    try:
-        async with asyncio.timeout(120):
-            while not any(isinstance(e, ReportReady) and e.study_id == study_id for e in seen):
+    async def start(self, trainers: int, **trainer_env: str) -> None:
+        ports = [_free_port() for _ in range(3 + trainers)]
+        for service, port in zip(("scheduler", "health", "reporter"), ports, strict=False):
+            self.processes.start(service, service, port)
+        for index, port in enumerate(ports[3:], start=1):
+            self.processes.start(
+                "trainer", f"trainer-{index}", port, HPO_TRAINER_TRAINER_ID=f"trainer-{index}", **trainer_env
+            )
+        async with asyncio.timeout(60):  # every service has declared its queue once it is ready
+            while not all(_ready(port) for port in ports):
                 await asyncio.sleep(0.2)
-    finally:
-        await bus.close()
-        codes = processes.stop_all()
-    logs = {p.name: p.read_text()[-1500:] for p in (tmp_path / "logs").iterdir()}
-    assert all(code == 0 for code in codes.values()), (codes, logs)
+        await self.bus.start()
 
-    completed = next(e for e in seen if isinstance(e, StudyCompleted))
-    assert completed.data.completed_trials + completed.data.pruned_trials == 6
-    trainers = {e.data.trainer_id for e in seen if isinstance(e, TrialStarted)}
-    assert trainers == {"trainer-1", "trainer-2"}
+        async def observe(event: Event) -> None:
+            self.seen.append(event)
 
-    study_dir = tmp_path / "results" / "dist"
-    for name in ("report.md", "report.html", "best_params.yaml", "trials.csv"):
-        assert (study_dir / name).is_file(), name
-    assert (tmp_path / "results" / "dist.zip").is_file()
+        await self.bus.subscribe("observer", ["#"], observe, prefetch=100)
+
+    async def submit(self, name: str, config: StudyConfig) -> str:
+        study_id = uuid.uuid4().hex
+        await self.bus.publish(
+            StudyCreated(source="test", study_id=study_id, data=StudyCreatedData(study_name=name, config=config))
+        )
+        return study_id
+
+    async def wait_for(self, predicate: Callable[[], bool], timeout: float) -> None:
+        async with asyncio.timeout(timeout):
+            while not predicate():
+                await asyncio.sleep(0.1)
+
+    def reported(self, study_id: str) -> bool:
+        return any(isinstance(e, ReportReady) and e.study_id == study_id for e in self.seen)
+
+    async def stop(self, logs: Path) -> None:
+        await self.bus.close()
+        codes = self.processes.stop_all()
+        tails = {p.name: p.read_text()[-1500:] for p in logs.iterdir()}
+        assert all(code == 0 for code in codes.values()), (codes, tails)
+
+
+@pytest.fixture
+async def cluster(processes: Processes, amqp_url: str, sandbox: dict[str, str]) -> Cluster:
+    return Cluster(processes, amqp_url, sandbox)
+
+
+def _assert_finished(postgres_url: str, study_id: str, trials: int, results: Path, name: str) -> None:
+    study_dir = results / name
+    for file in ("report.md", "report.html", "best_params.yaml", "trials.csv"):
+        assert (study_dir / file).is_file(), file
+    assert (results / f"{name}.zip").is_file()
     rows = list(csv.DictReader((study_dir / "trials.csv").open()))
-    assert len([r for r in rows if r["state"] in ("completed", "pruned")]) == 6
-
-    storage = optuna.storages.RDBStorage(postgres_url)
-    study = optuna.load_study(study_name=study_id, storage=storage)
+    assert len([r for r in rows if r["state"] in ("completed", "pruned")]) == trials
+    study = optuna.load_study(study_name=study_id, storage=optuna.storages.RDBStorage(postgres_url))
     assert not [t for t in study.trials if t.state == optuna.trial.TrialState.RUNNING]
-    assert len([t for t in study.trials if t.state.is_finished()]) >= 6
+    assert (
+        len([t for t in study.trials if t.state in (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)])
+        == trials
+    )
+
+
+async def test_a_study_runs_across_separate_service_processes(
+    cluster: Cluster, postgres_url: str, tmp_path: Path
+) -> None:
+    await cluster.start(trainers=2)
+    config = StudyConfig(dataset=DatasetName.DIGITS, mode=Mode.HEALTH, trials=6, max_epochs=3, parallelism=2, seed=3)
+    study_id = await cluster.submit("dist", config)
+    try:
+        await cluster.wait_for(lambda: cluster.reported(study_id), timeout=120)
+    finally:
+        await cluster.stop(tmp_path / "logs")
+
+    completed = next(e for e in cluster.seen if isinstance(e, StudyCompleted))
+    assert completed.data.completed_trials + completed.data.pruned_trials == 6
+    assert {e.data.trainer_id for e in cluster.seen if isinstance(e, TrialStarted)} == {"trainer-1", "trainer-2"}
+    _assert_finished(postgres_url, study_id, 6, tmp_path / "results", "dist")
+
+
+async def test_a_trainer_killed_mid_trial_has_its_trial_finished_by_another(
+    cluster: Cluster, processes: Processes, postgres_url: str, tmp_path: Path
+) -> None:
+    await cluster.start(trainers=2, HPO_TRAINER_SYNTHETIC_SECONDS="4")
+    config = StudyConfig(
+        dataset=DatasetName.DIGITS, mode=Mode.SIMPLE, trials=4, max_epochs=4, parallelism=2, seed=5, pruner="none"
+    )
+    study_id = await cluster.submit("killed", config)
+
+    def epoch_on_trainer_1() -> bool:
+        return any(isinstance(e, TrialEpochCompleted) and e.data.trainer_id == "trainer-1" for e in cluster.seen)
+
+    try:
+        await cluster.wait_for(epoch_on_trainer_1, timeout=60)
+        victim = processes.by_name("trainer-1")
+        victim.kill()  # SIGKILL in the middle of a trial: no goodbye, its message is unacked
+        victim.wait(timeout=10)
+        interrupted = next(
+            e.trial_id for e in cluster.seen if isinstance(e, TrialEpochCompleted) and e.data.trainer_id == "trainer-1"
+        )
+        await cluster.wait_for(lambda: cluster.reported(study_id), timeout=150)
+    finally:
+        processes.forget("trainer-1")
+        await cluster.stop(tmp_path / "logs")
+
+    finished_by = [
+        e.data.trainer_id for e in cluster.seen if isinstance(e, TrialCompleted) and e.trial_id == interrupted
+    ]
+    retried = [e for e in cluster.seen if isinstance(e, TrialRequested) and e.data.retry_of == interrupted]
+    assert finished_by == ["trainer-2"] or retried, "the interrupted trial was neither redelivered nor retried"
+    completed = next(e for e in cluster.seen if isinstance(e, StudyCompleted))
+    assert completed.data.completed_trials == 4
+    _assert_finished(postgres_url, study_id, 4, tmp_path / "results", "killed")
 
 
 def _free_port() -> int:
