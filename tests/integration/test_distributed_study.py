@@ -32,6 +32,7 @@ from contracts.events import (
 )
 from contracts.study import StudyConfig
 from services.runtime.bus.amqp import AmqpBus, dead_letter_queue
+from tests.s3_fixtures import S3Server
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
@@ -182,8 +183,14 @@ def _assert_finished(postgres_url: str, study_id: str, trials: int, results: Pat
 
 
 async def test_a_study_runs_across_separate_service_processes(
-    cluster: Cluster, postgres_url: str, tmp_path: Path
+    cluster: Cluster, processes: Processes, postgres_url: str, tmp_path: Path, s3_server: S3Server, s3_bucket: str
 ) -> None:
+    processes.env |= {
+        "HPO_S3_ENDPOINT": s3_server.endpoint,
+        "HPO_S3_ACCESS_KEY": s3_server.access_key,
+        "HPO_S3_SECRET_KEY": s3_server.secret_key,
+        "HPO_S3_BUCKET": s3_bucket,
+    }
     await cluster.start(trainers=2)
     config = StudyConfig(dataset=DatasetName.DIGITS, mode=Mode.HEALTH, trials=6, max_epochs=3, parallelism=2, seed=3)
     study_id = await cluster.submit("dist", config)
@@ -196,6 +203,9 @@ async def test_a_study_runs_across_separate_service_processes(
     assert completed.data.completed_trials + completed.data.pruned_trials == 6
     assert {e.data.trainer_id for e in cluster.seen if isinstance(e, TrialStarted)} == {"trainer-1", "trainer-2"}
     _assert_finished(postgres_url, study_id, 6, tmp_path / "results", "dist")
+    report = next(e for e in cluster.seen if isinstance(e, ReportReady))
+    bundle = s3_server.client().stat_object(s3_bucket, report.data.bundle_key)
+    assert bundle.size == (tmp_path / "results" / "dist.zip").stat().st_size  # the bundle went to S3
 
 
 async def test_a_trainer_killed_mid_trial_has_its_trial_finished_by_another(

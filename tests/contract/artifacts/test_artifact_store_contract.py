@@ -30,10 +30,26 @@ def _local_store(request: pytest.FixtureRequest, tmp_path: Path) -> ArtifactStor
     return LocalArtifactStore(tmp_path / "store")
 
 
-# name -> (factory, marks). An S3 entry would be:
-#   "s3": (lambda request, tmp: S3ArtifactStore(..., bucket=request.getfixturevalue("s3_bucket")), (integration,)),
+def _s3_store(request: pytest.FixtureRequest, tmp_path: Path) -> ArtifactStore:
+    """A bucket of its own on a real S3 endpoint (moto's server by default; see conftest.py)."""
+    server = request.getfixturevalue("s3_server")  # skips (or fails) first when there is no server
+    from services.runtime.artifacts import S3ArtifactStore
+
+    # S3's smallest part, so the 20 MiB streaming test below spans four parts (minio holds one at a time).
+    return S3ArtifactStore(
+        server.endpoint,
+        server.access_key,
+        server.secret_key,
+        bucket=request.getfixturevalue("s3_bucket"),
+        secure=server.secure,
+        part_size=5 * MB,
+    )
+
+
+# name -> (factory, marks)
 ARTIFACT_STORES: dict[str, tuple[StoreFactory, tuple[pytest.MarkDecorator, ...]]] = {
     "local": (_local_store, ()),
+    "s3": (_s3_store, (pytest.mark.integration,)),
 }
 
 
