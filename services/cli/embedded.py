@@ -95,7 +95,11 @@ async def run_embedded(
 
     try:
         await bus.subscribe("cli", ["#"], observe, prefetch=1)
-        services.append(await scheduler_bootstrap.start(bus, SchedulerSettings(optuna_storage=paths.optuna_url)))
+        services.append(
+            await scheduler_bootstrap.start(
+                bus, SchedulerSettings(optuna_storage=paths.optuna_url, resume_unfinished=False)
+            )
+        )
         services.append(await health_bootstrap.start(bus, HealthSettings()))
         services.append(
             await reporter_bootstrap.start(

@@ -8,7 +8,7 @@ import logging
 from contracts.events import Event
 from services.runtime.bus.port import Bus
 from services.runtime.service import RunningService
-from services.scheduler.handlers import HANDLERS, SchedulerDeps, expire_leases
+from services.scheduler.handlers import HANDLERS, SchedulerDeps, expire_leases, resume_studies
 from services.scheduler.leases import LeaseTable
 from services.scheduler.settings import SchedulerSettings
 
@@ -35,6 +35,9 @@ async def start(bus: Bus, settings: SchedulerSettings) -> RunningService:
                 except Exception:
                     log.exception("lease check failed")
 
+    if settings.resume_unfinished:
+        async with lock:
+            await resume_studies(deps)
     subscription = await bus.subscribe(QUEUE, list(HANDLERS), dispatch, prefetch=1)
     service = RunningService(name="scheduler", subscriptions=[subscription])
     service.background.append(asyncio.create_task(check_leases(), name="scheduler-leases"))

@@ -7,6 +7,8 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+from optuna.trial import TrialState as OptunaState
+
 from contracts.enums import ControlAction, Mode, StudyState
 from contracts.events import (
     Event,
@@ -58,7 +60,9 @@ async def on_study_created(event: StudyCreated, deps: SchedulerDeps) -> None:
     if event.study_id in deps.studies:
         return
     config = event.data.config
-    runner = await asyncio.to_thread(StudyRunner, event.study_id, config, deps.settings.optuna_storage)
+    runner = await asyncio.to_thread(
+        StudyRunner, event.study_id, config, deps.settings.optuna_storage, display_name=event.data.study_name
+    )
     run = StudyRun(study_id=event.study_id, study_name=event.data.study_name, config=config, runner=runner)
     deps.studies[event.study_id] = run
     log.info("study %s created: %s", event.data.study_name, config.model_dump(exclude_defaults=True))
@@ -155,6 +159,46 @@ async def on_trial_failed(event: TrialFailed, deps: SchedulerDeps) -> None:
     await _close_trial(run, trial, deps)
 
 
+async def resume_studies(deps: SchedulerDeps) -> int:
+    """Take up every study that storage says is still running (after a scheduler restart).
+
+    Counters come from the trials' states; trials still RUNNING go back in flight under their stored
+    trial ids with a fresh lease: their trainer's events continue them, or the lease expires and
+    they are retried. Returns how many studies were resumed.
+    """
+    storage = deps.settings.optuna_storage
+    for study_id, name, config in await asyncio.to_thread(StudyRunner.unfinished, storage):
+        if study_id in deps.studies:
+            continue
+        runner = await asyncio.to_thread(StudyRunner, study_id, config, storage, display_name=name)
+        run = StudyRun(study_id=study_id, study_name=name, config=config, runner=runner)
+        for frozen in await asyncio.to_thread(runner.trials):
+            run.asked += 1
+            if frozen.state is OptunaState.COMPLETE:
+                run.completed += 1
+            elif frozen.state is OptunaState.PRUNED:
+                run.pruned += 1
+            elif frozen.state is OptunaState.FAIL:
+                run.failed += 1
+            elif frozen.state is OptunaState.RUNNING and "trial_id" in frozen.user_attrs:
+                trial_id = str(frozen.user_attrs["trial_id"])
+                attempt = int(frozen.user_attrs.get("attempt", 1))
+                run.in_flight[trial_id] = TrialInFlight(trial_id, frozen.number, dict(frozen.params), attempt, True)
+                deps.trial_index[trial_id] = study_id
+                deps.leases.renew(trial_id)
+            elif frozen.state is OptunaState.RUNNING:
+                await asyncio.to_thread(runner.tell_failed, frozen.number, "lost when the scheduler restarted")
+                run.failed += 1
+        deps.studies[study_id] = run
+        log.warning(
+            "resumed study %s: %d completed, %d pruned, %d failed, %d in flight",
+            name, run.completed, run.pruned, run.failed, len(run.in_flight),
+        )  # fmt: skip
+        await _fill_slots(run, deps)
+        await _maybe_complete(run, deps)
+    return len(deps.studies)
+
+
 async def expire_leases(deps: SchedulerDeps) -> None:
     """Fail every running trial whose trainer went silent, and retry it (bounded by max_retries)."""
     for trial_id in deps.leases.expired():
@@ -226,10 +270,9 @@ async def _fill_slots(run: StudyRun, deps: SchedulerDeps) -> None:
 
 
 async def _request_trial(run: StudyRun, deps: SchedulerDeps, retry: TrialInFlight | None = None) -> None:
-    asked = await asyncio.to_thread(run.runner.ask, retry.params if retry else None)
-    trial = TrialInFlight(
-        trial_id=new_id(), number=asked.number, params=asked.params, attempt=retry.attempt + 1 if retry else 1
-    )
+    trial_id, attempt = new_id(), retry.attempt + 1 if retry else 1
+    asked = await asyncio.to_thread(run.runner.ask, retry.params if retry else None, trial_id=trial_id, attempt=attempt)
+    trial = TrialInFlight(trial_id=trial_id, number=asked.number, params=asked.params, attempt=attempt)
     run.in_flight[trial.trial_id] = trial
     run.asked += 1
     deps.trial_index[trial.trial_id] = run.study_id
@@ -263,6 +306,7 @@ async def _maybe_complete(run: StudyRun, deps: SchedulerDeps) -> None:
     else:
         return
     run.done = True
+    await asyncio.to_thread(run.runner.mark_ended, state.value)
     best = await asyncio.to_thread(run.runner.best)
     data = StudyCompletedData(
         state=state,

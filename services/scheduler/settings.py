@@ -16,6 +16,9 @@ class SchedulerSettings(BaseSettings):
         default=60.0, gt=0, description="A running trial silent this long is failed and retried."
     )
     lease_check_seconds: float = Field(default=2.0, gt=0)
+    resume_unfinished: bool = Field(
+        default=True, description="On start, take up every study that storage says is still running."
+    )
     max_trial_factor: int = Field(
         default=3, ge=1, description="Give up after trials x this many attempts (all failing)."
     )

@@ -21,6 +21,9 @@ from services.scheduler.search_space import to_distributions
 log = logging.getLogger(__name__)
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
+CONFIG_ATTR, NAME_ATTR, STATE_ATTR = "hpo_config", "hpo_study_name", "hpo_state"
+RUNNING = "running"
+
 
 @dataclass(frozen=True)
 class AskedTrial:
@@ -31,7 +34,14 @@ class AskedTrial:
 class StudyRunner:
     """Ask/tell over Optuna storage for one study; every study maximizes its score."""
 
-    def __init__(self, study_id: str, config: StudyConfig, storage: str | optuna.storages.BaseStorage) -> None:
+    def __init__(
+        self,
+        study_id: str,
+        config: StudyConfig,
+        storage: str | optuna.storages.BaseStorage,
+        *,
+        display_name: str = "",
+    ) -> None:
         self.config = config
         self._space = config.effective_search_space()
         self._distributions = to_distributions(self._space)
@@ -44,12 +54,40 @@ class StudyRunner:
             load_if_exists=True,
         )
         self._open: dict[int, optuna.Trial] = {}
+        if CONFIG_ATTR not in self.study.user_attrs:  # what a restarted scheduler needs to resume the study
+            self.study.set_user_attr(CONFIG_ATTR, config.model_dump(mode="json"))
+            self.study.set_user_attr(NAME_ATTR, display_name or study_id)
+            self.study.set_user_attr(STATE_ATTR, RUNNING)
 
-    def ask(self, fixed_params: dict[str, Any] | None = None) -> AskedTrial:
-        """A new trial; ``fixed_params`` replays given values (retries of a lost trial)."""
+    @staticmethod
+    def unfinished(storage: str | optuna.storages.BaseStorage) -> list[tuple[str, str, StudyConfig]]:
+        """(study id, study name, config) of every study in storage that has not ended."""
+        found = []
+        for summary in optuna.get_all_study_summaries(storage, include_best_trial=False):
+            attrs = summary.user_attrs
+            if attrs.get(STATE_ATTR) == RUNNING and CONFIG_ATTR in attrs:
+                found.append(
+                    (summary.study_name, str(attrs.get(NAME_ATTR)), StudyConfig.model_validate(attrs[CONFIG_ATTR]))
+                )
+        return found
+
+    def mark_ended(self, state: str) -> None:
+        self.study.set_user_attr(STATE_ATTR, state)
+
+    def trials(self) -> list[optuna.trial.FrozenTrial]:
+        return self.study.get_trials(deepcopy=False)
+
+    def ask(
+        self, fixed_params: dict[str, Any] | None = None, *, trial_id: str | None = None, attempt: int = 1
+    ) -> AskedTrial:
+        """A new trial; ``fixed_params`` replays given values (retries of a lost trial). The trial id and
+        attempt are stored with it, so that a restarted scheduler can take the trial up again."""
         if fixed_params is not None:
             self.study.enqueue_trial(fixed_params, skip_if_exists=False)
         trial = self.study.ask(self._distributions)
+        if trial_id is not None:
+            trial.set_user_attr("trial_id", trial_id)
+            trial.set_user_attr("attempt", attempt)
         self._open[trial.number] = trial
         return AskedTrial(number=trial.number, params=dict(trial.params))
 

@@ -288,3 +288,34 @@ async def test_a_broker_restart_mid_study_loses_no_epoch(cluster: Cluster, postg
     engine.dispose()
     assert stored == epochs_trained  # the reporter's read model holds every epoch trained
     _assert_finished(postgres_url, study_id, 4, tmp_path / "results", "restart")
+
+
+async def test_a_scheduler_killed_mid_study_resumes_it_from_storage(
+    cluster: Cluster, processes: Processes, postgres_url: str, tmp_path: Path
+) -> None:
+    await cluster.start(trainers=2, HPO_TRAINER_SYNTHETIC_SECONDS="2")
+    config = StudyConfig(
+        dataset=DatasetName.DIGITS, mode=Mode.HEALTH, trials=6, max_epochs=3, parallelism=2, seed=4, pruner="none"
+    )
+    study_id = await cluster.submit("resumed", config)
+
+    def trials_completed() -> int:
+        return sum(isinstance(e, TrialCompleted) for e in cluster.seen)
+
+    try:
+        await cluster.wait_for(lambda: trials_completed() >= 2, timeout=60)
+        scheduler = processes.by_name("scheduler")
+        scheduler.kill()  # SIGKILL: its in-memory state is gone
+        scheduler.wait(timeout=10)
+        processes.forget("scheduler")
+        port = _free_port()
+        processes.start("scheduler", "scheduler", port)
+        await cluster.wait_for(lambda: _ready(port), timeout=60)
+        await cluster.wait_for(lambda: cluster.reported(study_id), timeout=150)
+    finally:
+        await cluster.stop(tmp_path / "logs")
+
+    ended = [e for e in cluster.seen if isinstance(e, StudyCompleted) and e.study_id == study_id]
+    assert len(ended) == 1 and ended[0].data.state == "completed"
+    assert ended[0].data.completed_trials == 6
+    _assert_finished(postgres_url, study_id, 6, tmp_path / "results", "resumed")
