@@ -104,7 +104,12 @@ async def serve(name: str) -> None:
     metrics = ServiceMetrics(name)
     from services.runtime.bus.amqp import AmqpBus
 
-    amqp = AmqpBus(broker.amqp_url, exchange=broker.exchange, queue_prefix=broker.queue_prefix)
+    amqp = AmqpBus(
+        broker.amqp_url,
+        exchange=broker.exchange,
+        queue_prefix=broker.queue_prefix,
+        retry_backoff_seconds=broker.retry_backoff_seconds,
+    )
     bus = InstrumentedBus(amqp, metrics)
     running: list[RunningService] = []
     probes = ProbeServer(

@@ -17,6 +17,9 @@ class BrokerSettings(BaseSettings):
 
     amqp_url: str = Field(default="amqp://guest:guest@127.0.0.1:5672/", description="RabbitMQ URL.")
     exchange: str = Field(default="hpo.events", description="Topic exchange every event goes through.")
+    retry_backoff_seconds: float = Field(
+        default=1.0, ge=0, description="First retry delay of a failed handler; doubles per delivery (max 15 s)."
+    )
     queue_prefix: str = Field(default="", description="Put before every queue name (deployments sharing a broker).")
 
 

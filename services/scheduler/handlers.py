@@ -306,6 +306,7 @@ async def _maybe_complete(run: StudyRun, deps: SchedulerDeps) -> None:
     else:
         return
     run.done = True
+    await asyncio.to_thread(run.runner.fail_orphans, set())
     await asyncio.to_thread(run.runner.mark_ended, state.value)
     best = await asyncio.to_thread(run.runner.best)
     data = StudyCompletedData(

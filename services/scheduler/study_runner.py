@@ -25,6 +25,13 @@ CONFIG_ATTR, NAME_ATTR, STATE_ATTR = "hpo_config", "hpo_study_name", "hpo_state"
 RUNNING = "running"
 
 
+def open_storage(storage: str | optuna.storages.BaseStorage) -> str | optuna.storages.BaseStorage:
+    """Server databases get ``pool_pre_ping``: a restarted Postgres does not fail the next query."""
+    if isinstance(storage, str) and not storage.startswith("sqlite"):
+        return optuna.storages.RDBStorage(storage, engine_kwargs={"pool_pre_ping": True})
+    return storage
+
+
 @dataclass(frozen=True)
 class AskedTrial:
     number: int
@@ -47,7 +54,7 @@ class StudyRunner:
         self._distributions = to_distributions(self._space)
         self.study = optuna.create_study(
             study_name=study_id,
-            storage=storage,
+            storage=open_storage(storage),
             direction="maximize",
             sampler=build_sampler(config.sampler, self._space, seed=config.seed, parallel=config.parallelism > 1),
             pruner=build_pruner(config.pruner, trials=config.trials, max_epochs=config.max_epochs),
@@ -63,13 +70,21 @@ class StudyRunner:
     def unfinished(storage: str | optuna.storages.BaseStorage) -> list[tuple[str, str, StudyConfig]]:
         """(study id, study name, config) of every study in storage that has not ended."""
         found = []
-        for summary in optuna.get_all_study_summaries(storage, include_best_trial=False):
+        for summary in optuna.get_all_study_summaries(open_storage(storage), include_best_trial=False):
             attrs = summary.user_attrs
             if attrs.get(STATE_ATTR) == RUNNING and CONFIG_ATTR in attrs:
                 found.append(
                     (summary.study_name, str(attrs.get(NAME_ATTR)), StudyConfig.model_validate(attrs[CONFIG_ATTR]))
                 )
         return found
+
+    def fail_orphans(self, in_flight: set[int]) -> int:
+        """Fail RUNNING trials that no trial in flight owns: left by an ``ask`` that storage broke
+        half-way (e.g. during a database restart). Returns how many were failed."""
+        orphans = [n for n in self.running_numbers() if n not in in_flight]
+        for number in orphans:
+            self.tell_failed(number, "orphaned: created while storage was failing, never handed to a trainer")
+        return len(orphans)
 
     def mark_ended(self, state: str) -> None:
         self.study.set_user_attr(STATE_ATTR, state)

@@ -56,7 +56,7 @@ def postgres_url() -> Iterator[str]:
         import psycopg  # noqa: F401
     except ImportError:
         require("Postgres", "psycopg is not installed (pip install 'hpo[postgres]')")
-    admin = sa.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    admin = sa.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT", pool_pre_ping=True)
     try:
         with admin.connect() as conn:
             conn.execute(sa.text("select 1"))

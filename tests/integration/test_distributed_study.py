@@ -319,3 +319,31 @@ async def test_a_scheduler_killed_mid_study_resumes_it_from_storage(
     assert len(ended) == 1 and ended[0].data.state == "completed"
     assert ended[0].data.completed_trials == 6
     _assert_finished(postgres_url, study_id, 6, tmp_path / "results", "resumed")
+
+
+def _restart_postgres() -> None:
+    versions = sorted(p.name for p in Path("/etc/postgresql").iterdir())
+    command = ["pg_ctlcluster", "--skip-systemctl-redirect", versions[-1], "main", "restart"]
+    subprocess.run(command, check=True, capture_output=True, timeout=120)
+
+
+async def test_a_postgres_restart_mid_study_needs_no_operator(
+    cluster: Cluster, postgres_url: str, tmp_path: Path
+) -> None:
+    if not Path("/etc/postgresql").is_dir():
+        pytest.skip("restarting Postgres needs a Debian cluster (pg_ctlcluster) on this machine")
+    await cluster.start(trainers=2, HPO_TRAINER_SYNTHETIC_SECONDS="2")
+    config = StudyConfig(
+        dataset=DatasetName.DIGITS, mode=Mode.HEALTH, trials=6, max_epochs=3, parallelism=2, seed=6, pruner="none"
+    )
+    study_id = await cluster.submit("pg-restart", config)
+    try:
+        await cluster.wait_for(lambda: any(isinstance(e, TrialCompleted) for e in cluster.seen), timeout=60)
+        await asyncio.to_thread(_restart_postgres)
+        await cluster.wait_for(lambda: cluster.reported(study_id), timeout=180)
+    finally:
+        await cluster.stop(tmp_path / "logs")
+
+    ended = next(e for e in cluster.seen if isinstance(e, StudyCompleted) and e.study_id == study_id)
+    assert ended.data.completed_trials == 6
+    _assert_finished(postgres_url, study_id, 6, tmp_path / "results", "pg-restart")

@@ -211,7 +211,9 @@ class _Consumer:
         elif deliveries >= self._max_deliveries:
             await self._dead_letter(message, f"gave up after {deliveries} deliveries: {reason}", deliveries)
         else:
-            log.warning("queue %s: handler error, requeueing (%s)", self.queue_name, reason)
+            delay = self._bus.retry_delay(deliveries)
+            log.warning("queue %s: handler error, retrying in %.1fs (%s)", self.queue_name, delay, reason)
+            await asyncio.sleep(delay)  # holds this consumer's prefetch slot: an outage pauses consumption
             await self._bus._send_to_queue(self.queue_name, _copy(message, {DELIVERIES_HEADER: deliveries}))
             await message.ack()
 
@@ -229,10 +231,22 @@ class _Consumer:
 class AmqpBus:
     """A Bus over RabbitMQ. Use from one event loop; ``start`` before anything else."""
 
-    def __init__(self, url: str, *, exchange: str = DEFAULT_EXCHANGE, queue_prefix: str = "") -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        exchange: str = DEFAULT_EXCHANGE,
+        queue_prefix: str = "",
+        retry_backoff_seconds: float = 1.0,
+        max_retry_delay_seconds: float = 15.0,
+    ) -> None:
         """``queue_prefix`` is put before every queue name: deployments (or test runs) sharing one broker
-        keep apart by using their own exchange and prefix."""
+        keep apart by using their own exchange and prefix. A failed delivery is retried after
+        ``retry_backoff_seconds x 2^(n-1)`` (at most ``max_retry_delay_seconds``), so that a database
+        restart pauses a consumer instead of exhausting its deliveries into the dead-letter queue."""
         self._url = url
+        self._retry_backoff = retry_backoff_seconds
+        self._max_retry_delay = max_retry_delay_seconds
         self._exchange_name = exchange
         self._queue_prefix = queue_prefix
         self._connection: AbstractRobustConnection | None = None
@@ -244,6 +258,9 @@ class AmqpBus:
     @property
     def exchange(self) -> str:
         return self._exchange_name
+
+    def retry_delay(self, deliveries: int) -> float:
+        return float(min(self._retry_backoff * 2 ** max(deliveries - 1, 0), self._max_retry_delay))
 
     @property
     def is_connected(self) -> bool:

@@ -101,7 +101,7 @@ class AmqpSandbox:
                 sandbox.queues.add(queue)
                 return await super().subscribe(queue, bindings, handler, **options)
 
-        return TrackedAmqpBus(self.url, exchange=self.exchange)
+        return TrackedAmqpBus(self.url, exchange=self.exchange, retry_backoff_seconds=0.0)  # semantics, not timing
 
     def clean_up(self) -> None:
         _run_aside(_delete(self.url, self.exchange, sorted(self.queues)))
