@@ -1,0 +1,230 @@
+"""Pipeline overhead benchmark: the distributed pipeline (every service its own process on RabbitMQ and
+Postgres) with synthetic trainers, whose trials take a fixed time and run no TensorFlow.
+
+(a) ``overhead_pct``: 8 trainers, 200 trials of 0.5 s, TPE (the default sampler), simple mode:
+    ``wall time from study.created to study.completed / (200 x 0.5 s / 8) - 1``. Ray Tune publishes
+    14% on its 1-second-trial benchmark; the goal here is under 3%.
+(b) ``throughput_ratio``: trials/s through the pipeline with instant trials (0 s), divided by plain
+    Optuna ask/tell trials/s on the same Postgres server with the same sampler, measured in the same run.
+
+Needs RabbitMQ (``--amqp-url``) and Postgres (``--postgres-admin-url``, a database per phase is created
+and dropped). Ends with ``overhead_pct=`` and ``throughput_ratio=`` lines::
+
+    .venv/bin/python benchmarks/pipeline_overhead.py [--trials 200] [--trainers 8] [--trial-seconds 0.5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from contextlib import suppress
+from pathlib import Path
+
+import optuna
+import sqlalchemy as sa
+
+from contracts.enums import DatasetName, Mode, PrunerName
+from contracts.events import Event, StudyCompleted, StudyCreated, StudyCreatedData
+from contracts.study import StudyConfig
+from services.runtime.bus.amqp import AmqpBus, dead_letter_queue
+
+REPO = Path(__file__).resolve().parent.parent
+QUEUES = ("scheduler", "health", "reporter", "trainer.work", "bench")
+
+
+class Pipeline:
+    """Scheduler, health, reporter and N synthetic trainers as processes, on their own exchange and database."""
+
+    def __init__(self, amqp_url: str, database_url: str, scratch: Path, trainers: int, trial_seconds: float) -> None:
+        word = uuid.uuid4().hex[:8]
+        self.exchange, self.prefix = f"bench.{word}", f"bench-{word}."
+        self.amqp_url = amqp_url
+        self.env = {
+            **os.environ,
+            "HPO_AMQP_URL": amqp_url,
+            "HPO_EXCHANGE": self.exchange,
+            "HPO_QUEUE_PREFIX": self.prefix,
+            "HPO_HTTP_HOST": "127.0.0.1",
+            "HPO_ARTIFACTS_DIR": str(scratch / "artifacts"),
+            "HPO_SCHEDULER_OPTUNA_STORAGE": database_url,
+            "HPO_REPORTER_DATABASE_URL": database_url,
+            "HPO_REPORTER_RESULTS_ROOT": str(scratch / "results"),
+            "HPO_REPORTER_PLOT_WORKERS": "1",
+            "HPO_TRAINER_MODE": "synthetic",
+            "HPO_TRAINER_SYNTHETIC_SECONDS": str(trial_seconds),
+        }
+        self.trainers = trainers
+        self.scratch = scratch
+        self.processes: list[subprocess.Popen[bytes]] = []
+        self.ports: list[int] = []
+
+    def start(self) -> None:
+        hpo = [sys.executable, "-m", "services.cli.main"]
+        url = self.env["HPO_REPORTER_DATABASE_URL"]
+        subprocess.run([*hpo, "db", "upgrade", "--database-url", url], env=self.env, check=True, capture_output=True)
+        names = ["scheduler", "health", "reporter"] + [f"trainer-{i}" for i in range(1, self.trainers + 1)]
+        for name in names:
+            port = _free_port()
+            env = {**self.env, "HPO_HTTP_PORT": str(port), "HPO_TRAINER_TRAINER_ID": name}
+            log = (self.scratch / f"{name}.log").open("wb")
+            service = name.split("-")[0]
+            self.processes.append(subprocess.Popen([*hpo, "serve", service], cwd=REPO, env=env, stdout=log, stderr=log))
+            self.ports.append(port)
+        deadline = time.monotonic() + 120
+        while not all(_ready(port) for port in self.ports):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"services not ready after 120 s; logs in {self.scratch}")
+            time.sleep(0.2)
+
+    async def run_study(self, config: StudyConfig) -> float:
+        """Seconds from study.created to study.completed, by the events' own timestamps."""
+        bus = AmqpBus(self.amqp_url, exchange=self.exchange, queue_prefix=self.prefix)
+        await bus.start()
+        finished: asyncio.Future[StudyCompleted] = asyncio.get_running_loop().create_future()
+
+        async def observe(event: Event) -> None:
+            if isinstance(event, StudyCompleted) and not finished.done():
+                finished.set_result(event)
+
+        await bus.subscribe("bench", ["study.completed"], observe, prefetch=10)
+        created = StudyCreated(
+            source="bench", study_id=uuid.uuid4().hex, data=StudyCreatedData(study_name="bench", config=config)
+        )
+        await bus.publish(created)
+        completed = await asyncio.wait_for(finished, timeout=1800)
+        await bus.close()
+        if completed.data.completed_trials != config.trials:
+            raise RuntimeError(f"study ended with {completed.data.completed_trials} of {config.trials} trials")
+        return (completed.time - created.time).total_seconds()
+
+    async def stop(self) -> None:
+        for process in self.processes:
+            process.send_signal(signal.SIGTERM)
+        for process in self.processes:
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        import aio_pika
+
+        connection = await aio_pika.connect(self.amqp_url)
+        async with connection:
+            channel = await connection.channel()
+            for queue in QUEUES:
+                for name in (self.prefix + queue, dead_letter_queue(self.prefix + queue)):
+                    with suppress(Exception):
+                        await channel.queue_delete(name)
+            await channel.exchange_delete(self.exchange)
+
+
+def plain_optuna_trials_per_second(database_url: str, trials: int, seed: int) -> float:
+    """Ask/tell with TPE on the same Postgres server: the floor the pipeline is compared to."""
+    config = StudyConfig(dataset=DatasetName.DIGITS, trials=trials, seed=seed)
+    from services.scheduler.samplers import build_sampler
+    from services.scheduler.search_space import to_distributions
+
+    space = config.effective_search_space()
+    storage = optuna.storages.RDBStorage(database_url, engine_kwargs={"pool_pre_ping": True})
+    study = optuna.create_study(
+        storage=storage, direction="maximize", sampler=build_sampler(config.sampler, space, seed=seed, parallel=True)
+    )
+    distributions = to_distributions(space)
+    started = time.perf_counter()
+    for index in range(trials):
+        trial = study.ask(distributions)
+        study.tell(trial, float(index % 7) / 7)
+    return trials / (time.perf_counter() - started)
+
+
+class Databases:
+    def __init__(self, admin_url: str) -> None:
+        self.admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT", pool_pre_ping=True)
+        self.names: list[str] = []
+
+    def create(self) -> str:
+        name = f"hpo_bench_{uuid.uuid4().hex[:10]}"
+        with self.admin.connect() as conn:
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        self.names.append(name)
+        return self.admin.url.set(database=name).render_as_string(hide_password=False)
+
+    def drop_all(self) -> None:
+        with self.admin.connect() as conn:
+            for name in self.names:
+                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        self.admin.dispose()
+
+
+def _study(trials: int, trainers: int, seed: int) -> StudyConfig:
+    return StudyConfig(
+        dataset=DatasetName.DIGITS, mode=Mode.SIMPLE, trials=trials, max_epochs=1, parallelism=trainers,
+        pruner=PrunerName.NONE, seed=seed,
+    )  # fmt: skip
+
+
+async def phase(args: argparse.Namespace, databases: Databases, trial_seconds: float) -> float:
+    with tempfile.TemporaryDirectory(prefix="hpo-pipeline-") as scratch:
+        pipeline = Pipeline(args.amqp_url, databases.create(), Path(scratch), args.trainers, trial_seconds)
+        try:
+            pipeline.start()
+            print(f"[pipeline] {args.trainers} trainers ready; {args.trials} trials of {trial_seconds}s", flush=True)
+            return await pipeline.run_study(_study(args.trials, args.trainers, args.seed))
+        finally:
+            await pipeline.stop()
+
+
+async def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--amqp-url", default="amqp://guest:guest@127.0.0.1:5672/")
+    parser.add_argument("--postgres-admin-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+    parser.add_argument("--trials", type=int, default=200)
+    parser.add_argument("--trainers", type=int, default=8)
+    parser.add_argument("--trial-seconds", type=float, default=0.5)
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args(argv)
+    databases = Databases(args.postgres_admin_url)
+    try:
+        wall = await phase(args, databases, args.trial_seconds)
+        ideal = args.trials * args.trial_seconds / args.trainers
+        overhead = (wall / ideal - 1) * 100
+        print(f"[overhead] wall {wall:.2f}s vs ideal {ideal:.2f}s", flush=True)
+        instant_wall = await phase(args, databases, 0.0)
+        pipeline_rate = args.trials / instant_wall
+        plain_rate = plain_optuna_trials_per_second(databases.create(), args.trials, args.seed)
+        print(f"[throughput] pipeline {pipeline_rate:.1f} trials/s, plain Optuna {plain_rate:.1f} trials/s", flush=True)
+    finally:
+        databases.drop_all()
+    print(f"study_wall_seconds={wall:.2f}")
+    print(f"ideal_seconds={ideal:.2f}")
+    print(f"pipeline_trials_per_second={pipeline_rate:.2f}")
+    print(f"plain_optuna_trials_per_second={plain_rate:.2f}")
+    print(f"overhead_pct={overhead:.2f}")
+    print(f"throughput_ratio={pipeline_rate / plain_rate:.3f}")
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _ready(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
