@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import socket
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from urllib.parse import urlparse
 
 import pytest
@@ -35,11 +35,26 @@ def amqp_url() -> str:
     return AMQP_URL
 
 
+SERVICE_QUEUES = ("scheduler", "health", "reporter", "trainer.work", "observer")
+
+
 @pytest.fixture
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+async def sandbox(amqp_url: str) -> AsyncIterator[dict[str, str]]:
+    """An exchange and queue prefix of this test's own; its queues and exchange are deleted afterwards."""
+    word = uuid.uuid4().hex[:8]
+    names = {"exchange": f"test.it.{word}", "prefix": f"test-it-{word}."}
+    yield names
+    import aio_pika
+
+    from services.runtime.bus.amqp import dead_letter_queue
+
+    connection = await aio_pika.connect(amqp_url)
+    async with connection:
+        channel = await connection.channel()
+        for queue in SERVICE_QUEUES:
+            for name in (names["prefix"] + queue, dead_letter_queue(names["prefix"] + queue)):
+                await channel.queue_delete(name)
+        await channel.exchange_delete(names["exchange"])
 
 
 POSTGRES_ADMIN_URL = os.environ.get(

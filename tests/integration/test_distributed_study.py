@@ -7,12 +7,10 @@ import asyncio
 import csv
 import os
 import signal
-import socket
 import subprocess
 import sys
-import urllib.request
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import optuna
@@ -31,28 +29,12 @@ from contracts.events import (
     TrialStarted,
 )
 from contracts.study import StudyConfig
-from services.runtime.bus.amqp import AmqpBus, dead_letter_queue
+from services.runtime.bus.amqp import AmqpBus
+from tests.integration.support import free_port, is_ready, wait_until
 from tests.s3_fixtures import S3Server
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
-QUEUES = ("scheduler", "health", "reporter", "trainer.work", "observer")
-
-
-@pytest.fixture
-async def sandbox(amqp_url: str) -> AsyncIterator[dict[str, str]]:
-    word = uuid.uuid4().hex[:8]
-    names = {"exchange": f"test.dist.{word}", "prefix": f"test-dist-{word}."}
-    yield names
-    import aio_pika
-
-    connection = await aio_pika.connect(amqp_url)
-    async with connection:
-        channel = await connection.channel()
-        for queue in QUEUES:
-            for name in (names["prefix"] + queue, dead_letter_queue(names["prefix"] + queue)):
-                await channel.queue_delete(name)
-        await channel.exchange_delete(names["exchange"])
 
 
 class Processes:
@@ -123,7 +105,7 @@ class Cluster:
         self.seen: list[Event] = []
 
     async def start(self, trainers: int, **trainer_env: str) -> None:
-        ports = [_free_port() for _ in range(3 + trainers)]
+        ports = [free_port() for _ in range(3 + trainers)]
         for service, port in zip(("scheduler", "health", "reporter"), ports, strict=False):
             self.processes.start(service, service, port)
         for index, port in enumerate(ports[3:], start=1):
@@ -131,7 +113,7 @@ class Cluster:
                 "trainer", f"trainer-{index}", port, HPO_TRAINER_TRAINER_ID=f"trainer-{index}", **trainer_env
             )
         async with asyncio.timeout(60):  # every service has declared its queue once it is ready
-            while not all(_ready(port) for port in ports):
+            while not all(is_ready(port) for port in ports):
                 await asyncio.sleep(0.2)
         await self.bus.start()
 
@@ -148,9 +130,7 @@ class Cluster:
         return study_id
 
     async def wait_for(self, predicate: Callable[[], bool], timeout: float) -> None:
-        async with asyncio.timeout(timeout):
-            while not predicate():
-                await asyncio.sleep(0.1)
+        await wait_until(predicate, timeout)
 
     def reported(self, study_id: str) -> bool:
         return any(isinstance(e, ReportReady) and e.study_id == study_id for e in self.seen)
@@ -241,84 +221,6 @@ async def test_a_trainer_killed_mid_trial_has_its_trial_finished_by_another(
     completed = next(e for e in cluster.seen if isinstance(e, StudyCompleted))
     assert completed.data.completed_trials == 4
     _assert_finished(postgres_url, study_id, 4, tmp_path / "results", "killed")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _ready(port: int) -> bool:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1) as response:
-            return response.status == 200
-    except OSError:
-        return False
-
-
-async def test_a_broker_restart_mid_study_loses_no_epoch(cluster: Cluster, postgres_url: str, tmp_path: Path) -> None:
-    await cluster.start(trainers=2, HPO_TRAINER_SYNTHETIC_SECONDS="3")
-    config = StudyConfig(
-        dataset=DatasetName.DIGITS, mode=Mode.SIMPLE, trials=4, max_epochs=3, parallelism=2, seed=9, pruner="none"
-    )
-    study_id = await cluster.submit("restart", config)
-    try:
-        await cluster.wait_for(lambda: any(isinstance(e, TrialEpochCompleted) for e in cluster.seen), timeout=60)
-        subprocess.run(["rabbitmqctl", "stop_app"], check=True, capture_output=True, timeout=60)
-        await asyncio.sleep(2)
-        subprocess.run(["rabbitmqctl", "start_app"], check=True, capture_output=True, timeout=60)
-        await cluster.wait_for(lambda: cluster.reported(study_id), timeout=180)
-    finally:
-        subprocess.run(["rabbitmqctl", "start_app"], capture_output=True, timeout=60)
-        await cluster.stop(tmp_path / "logs")
-
-    completed = next(e for e in cluster.seen if isinstance(e, StudyCompleted))
-    assert completed.data.completed_trials == 4
-    epochs_trained = sum(e.data.metrics.epochs_trained for e in cluster.seen if isinstance(e, TrialCompleted))
-    epochs_recorded = {(e.trial_id, e.data.telemetry.epoch) for e in cluster.seen if isinstance(e, TrialEpochCompleted)}
-    assert len(epochs_recorded) == epochs_trained == 12
-    import sqlalchemy as sa
-
-    from services.runtime.db.schema import epochs
-
-    engine = sa.create_engine(postgres_url)
-    with engine.connect() as conn:
-        stored = conn.execute(sa.select(sa.func.count()).select_from(epochs)).scalar_one()
-    engine.dispose()
-    assert stored == epochs_trained  # the reporter's read model holds every epoch trained
-    _assert_finished(postgres_url, study_id, 4, tmp_path / "results", "restart")
-
-
-async def test_a_scheduler_killed_mid_study_resumes_it_from_storage(
-    cluster: Cluster, processes: Processes, postgres_url: str, tmp_path: Path
-) -> None:
-    await cluster.start(trainers=2, HPO_TRAINER_SYNTHETIC_SECONDS="2")
-    config = StudyConfig(
-        dataset=DatasetName.DIGITS, mode=Mode.HEALTH, trials=6, max_epochs=3, parallelism=2, seed=4, pruner="none"
-    )
-    study_id = await cluster.submit("resumed", config)
-
-    def trials_completed() -> int:
-        return sum(isinstance(e, TrialCompleted) for e in cluster.seen)
-
-    try:
-        await cluster.wait_for(lambda: trials_completed() >= 2, timeout=60)
-        scheduler = processes.by_name("scheduler")
-        scheduler.kill()  # SIGKILL: its in-memory state is gone
-        scheduler.wait(timeout=10)
-        processes.forget("scheduler")
-        port = _free_port()
-        processes.start("scheduler", "scheduler", port)
-        await cluster.wait_for(lambda: _ready(port), timeout=60)
-        await cluster.wait_for(lambda: cluster.reported(study_id), timeout=150)
-    finally:
-        await cluster.stop(tmp_path / "logs")
-
-    ended = [e for e in cluster.seen if isinstance(e, StudyCompleted) and e.study_id == study_id]
-    assert len(ended) == 1 and ended[0].data.state == "completed"
-    assert ended[0].data.completed_trials == 6
-    _assert_finished(postgres_url, study_id, 6, tmp_path / "results", "resumed")
 
 
 def _restart_postgres() -> None:

@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import subprocess
 import sys
-import urllib.error
-import urllib.request
-import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -22,48 +17,17 @@ from contracts.events import (
     TrialHealthAssessed,
 )
 from contracts.telemetry import EpochTelemetry, LayerTelemetry
-from services.runtime.bus.amqp import AmqpBus, dead_letter_queue
+from services.runtime.bus.amqp import AmqpBus
+from tests.integration.support import free_port, http_get, wait_until
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _get(port: int, path: str) -> tuple[int, str]:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=2) as response:
-            return response.status, response.read().decode()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read().decode()
-    except OSError:
-        return 0, ""
-
-
-async def _until(predicate, timeout: float = 30.0) -> None:  # type: ignore[no-untyped-def]
-    async with asyncio.timeout(timeout):
-        while not predicate():
-            await asyncio.sleep(0.1)
-
-
-@pytest.fixture
-async def sandbox(amqp_url: str) -> AsyncIterator[dict[str, str]]:
-    word = uuid.uuid4().hex[:8]
-    names = {"exchange": f"test.serve.{word}", "prefix": f"test-serve-{word}."}
-    yield names
-    import aio_pika
-
-    connection = await aio_pika.connect(amqp_url)
-    async with connection:
-        channel = await connection.channel()
-        for queue in ("health", "observer"):
-            for name in (names["prefix"] + queue, dead_letter_queue(names["prefix"] + queue)):
-                await channel.queue_delete(name)
-        await channel.exchange_delete(names["exchange"])
-
-
 async def test_a_served_health_service_handles_events_reports_metrics_and_stops_on_sigterm(
-    amqp_url: str, sandbox: dict[str, str], tmp_path: Path, free_port: int
+    amqp_url: str, sandbox: dict[str, str], tmp_path: Path
 ) -> None:
-    port = free_port
+    port = free_port()
     env = {
         **os.environ,
         "HPO_AMQP_URL": amqp_url,
@@ -79,8 +43,8 @@ async def test_a_served_health_service_handles_events_reports_metrics_and_stops_
     bus = AmqpBus(amqp_url, exchange=sandbox["exchange"], queue_prefix=sandbox["prefix"])
     await bus.start()
     try:
-        await _until(lambda: _get(port, "/readyz")[0] == 200)
-        assert _get(port, "/healthz") == (200, "ok\n")
+        await wait_until(lambda: http_get(port, "/readyz")[0] == 200)
+        assert http_get(port, "/healthz") == (200, "ok\n")
         assessed: list[Event] = []
 
         async def observe(event: Event) -> None:
@@ -100,11 +64,13 @@ async def test_a_served_health_service_handles_events_reports_metrics_and_stops_
         data = TrialEpochCompletedData(trainer_id="t", trial_number=0, max_epochs=3, telemetry=telemetry)
         await bus.publish(TrialEpochCompleted(source="test", study_id="s", trial_id="t0", data=data))
 
-        await _until(lambda: bool(assessed))
+        await wait_until(lambda: bool(assessed))
         handled = 'hpo_events_handled_total{queue="health",service="health",type="trial.epoch_completed"} 1.0'
-        await _until(lambda: handled in _get(port, "/metrics")[1])
-        assert 'hpo_events_published_total{service="health",type="trial.health_assessed"}' in _get(port, "/metrics")[1]
-        assert _get(port, "/nope")[0] == 404
+        await wait_until(lambda: handled in http_get(port, "/metrics")[1])
+        assert (
+            'hpo_events_published_total{service="health",type="trial.health_assessed"}' in http_get(port, "/metrics")[1]
+        )
+        assert http_get(port, "/nope")[0] == 404
     finally:
         await bus.close()
         process.send_signal(signal.SIGTERM)
