@@ -223,6 +223,70 @@ async def test_a_trainer_killed_mid_trial_has_its_trial_finished_by_another(
     _assert_finished(postgres_url, study_id, 4, tmp_path / "results", "killed")
 
 
+async def test_a_broker_restart_mid_study_loses_no_epoch(cluster: Cluster, postgres_url: str, tmp_path: Path) -> None:
+    await cluster.start(trainers=2, HPO_TRAINER_SYNTHETIC_SECONDS="3")
+    config = StudyConfig(
+        dataset=DatasetName.DIGITS, mode=Mode.SIMPLE, trials=4, max_epochs=3, parallelism=2, seed=9, pruner="none"
+    )
+    study_id = await cluster.submit("restart", config)
+    try:
+        await cluster.wait_for(lambda: any(isinstance(e, TrialEpochCompleted) for e in cluster.seen), timeout=60)
+        subprocess.run(["rabbitmqctl", "stop_app"], check=True, capture_output=True, timeout=60)
+        await asyncio.sleep(2)
+        subprocess.run(["rabbitmqctl", "start_app"], check=True, capture_output=True, timeout=60)
+        await cluster.wait_for(lambda: cluster.reported(study_id), timeout=180)
+    finally:
+        subprocess.run(["rabbitmqctl", "start_app"], capture_output=True, timeout=60)
+        await cluster.stop(tmp_path / "logs")
+
+    completed = next(e for e in cluster.seen if isinstance(e, StudyCompleted))
+    assert completed.data.completed_trials == 4
+    epochs_trained = sum(e.data.metrics.epochs_trained for e in cluster.seen if isinstance(e, TrialCompleted))
+    epochs_recorded = {(e.trial_id, e.data.telemetry.epoch) for e in cluster.seen if isinstance(e, TrialEpochCompleted)}
+    assert len(epochs_recorded) == epochs_trained == 12
+    import sqlalchemy as sa
+
+    from services.runtime.db.schema import epochs
+
+    engine = sa.create_engine(postgres_url)
+    with engine.connect() as conn:
+        stored = conn.execute(sa.select(sa.func.count()).select_from(epochs)).scalar_one()
+    engine.dispose()
+    assert stored == epochs_trained  # the reporter's read model holds every epoch trained
+    _assert_finished(postgres_url, study_id, 4, tmp_path / "results", "restart")
+
+
+async def test_a_scheduler_killed_mid_study_resumes_it_from_storage(
+    cluster: Cluster, processes: Processes, postgres_url: str, tmp_path: Path
+) -> None:
+    await cluster.start(trainers=2, HPO_TRAINER_SYNTHETIC_SECONDS="2")
+    config = StudyConfig(
+        dataset=DatasetName.DIGITS, mode=Mode.HEALTH, trials=6, max_epochs=3, parallelism=2, seed=4, pruner="none"
+    )
+    study_id = await cluster.submit("resumed", config)
+
+    def trials_completed() -> int:
+        return sum(isinstance(e, TrialCompleted) for e in cluster.seen)
+
+    try:
+        await cluster.wait_for(lambda: trials_completed() >= 2, timeout=60)
+        scheduler = processes.by_name("scheduler")
+        scheduler.kill()  # SIGKILL: its in-memory state is gone
+        scheduler.wait(timeout=10)
+        processes.forget("scheduler")
+        port = free_port()
+        processes.start("scheduler", "scheduler", port)
+        await cluster.wait_for(lambda: is_ready(port), timeout=60)
+        await cluster.wait_for(lambda: cluster.reported(study_id), timeout=150)
+    finally:
+        await cluster.stop(tmp_path / "logs")
+
+    ended = [e for e in cluster.seen if isinstance(e, StudyCompleted) and e.study_id == study_id]
+    assert len(ended) == 1 and ended[0].data.state == "completed"
+    assert ended[0].data.completed_trials == 6
+    _assert_finished(postgres_url, study_id, 6, tmp_path / "results", "resumed")
+
+
 def _restart_postgres() -> None:
     versions = sorted(p.name for p in Path("/etc/postgresql").iterdir())
     command = ["pg_ctlcluster", "--skip-systemctl-redirect", versions[-1], "main", "restart"]
