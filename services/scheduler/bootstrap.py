@@ -11,6 +11,7 @@ from services.runtime.service import RunningService
 from services.scheduler.handlers import HANDLERS, SchedulerDeps, expire_leases, resume_studies
 from services.scheduler.leases import LeaseTable
 from services.scheduler.settings import SchedulerSettings
+from services.scheduler.study_runner import open_storage
 
 log = logging.getLogger(__name__)
 QUEUE = "scheduler"
@@ -35,6 +36,7 @@ async def start(bus: Bus, settings: SchedulerSettings) -> RunningService:
                 except Exception:
                     log.exception("lease check failed")
 
+    await asyncio.to_thread(open_storage, settings.optuna_storage)  # connects and creates Optuna's tables once
     if settings.resume_unfinished:
         async with lock:
             await resume_studies(deps)

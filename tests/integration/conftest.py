@@ -10,6 +10,8 @@ from urllib.parse import urlparse
 
 import pytest
 
+from tests.databases import scratch_database
+
 AMQP_URL = os.environ.get("HPO_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
 
 
@@ -78,12 +80,8 @@ def postgres_url() -> Iterator[str]:
     except sa.exc.OperationalError:
         admin.dispose()
         require("Postgres", f"unreachable at {POSTGRES_ADMIN_URL}")
-    name = f"hpo_it_{uuid.uuid4().hex[:12]}"
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
     try:
-        yield admin.url.set(database=name).render_as_string(hide_password=False)
+        with scratch_database(admin, "hpo_it") as url:
+            yield url
     finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()

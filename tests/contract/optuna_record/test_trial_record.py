@@ -1,0 +1,96 @@
+"""What ``TrialRecord`` writes with Optuna's table models reads back through Optuna's public API exactly
+as if Optuna had written it, on SQLite and on Postgres; and the scheduler's runner built on it keeps
+sampling, pruning and resuming correctly."""
+
+from __future__ import annotations
+
+import math
+
+import optuna
+import pytest
+from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+from optuna.exceptions import UpdateFinishedTrialError
+from optuna.trial import TrialState
+
+from contracts.enums import PrunerName
+from contracts.study import StudyConfig
+from services.scheduler.study_runner import StudyRunner, open_storage
+from services.scheduler.trial_record import TrialRecord
+
+DISTRIBUTIONS = {
+    "lr": FloatDistribution(1e-4, 1e-1, log=True),
+    "units": IntDistribution(16, 256, step=16),
+    "activation": CategoricalDistribution(["relu", "tanh", "elu"]),
+    "batch_norm": CategoricalDistribution([True, False]),
+}
+
+
+def _asked(study: optuna.Study) -> optuna.trial.FrozenTrial:
+    """A RUNNING trial with parameters and attributes, asked on an in-memory study."""
+    trial = study.ask(DISTRIBUTIONS)
+    trial.set_user_attr("trial_id", "abc")
+    trial.set_user_attr("nested", {"a": [1, 2.5, None]})
+    study._storage.set_trial_system_attr(trial._trial_id, "grid_id", 3)
+    return study._storage.get_trial(trial._trial_id)
+
+
+def test_created_and_finished_trials_read_back_through_the_public_api(database_url: str) -> None:
+    durable = optuna.create_study(storage=open_storage(database_url), direction="maximize")
+    record = TrialRecord(durable)
+    memory = optuna.create_study(direction="maximize", sampler=optuna.samplers.RandomSampler(seed=4))
+    first, second, third = (_asked(memory) for _ in range(3))
+
+    ids = [record.create(trial) for trial in (first, second, third)]
+    assert [number for _, number in ids] == [0, 1, 2]
+    record.report(ids[0][0], 1, 0.25)
+    record.finish(ids[0][0], TrialState.COMPLETE, 0.75, {"trial_id": "replaced", "score": 0.5})
+    record.finish(ids[1][0], TrialState.FAIL, None, {"fail_reason": "lost"})
+    record.finish(ids[2][0], TrialState.COMPLETE, math.inf, {})
+
+    reread = optuna.load_study(study_name=durable.study_name, storage=open_storage(database_url)).trials
+    assert [t.state for t in reread] == [TrialState.COMPLETE, TrialState.FAIL, TrialState.COMPLETE]
+    assert reread[0].params == first.params and reread[0].distributions == first.distributions
+    assert reread[1].params == second.params
+    assert reread[0].value == 0.75 and reread[2].value == math.inf and reread[1].value is None
+    assert reread[0].intermediate_values == {1: 0.25}
+    assert reread[0].user_attrs == {"trial_id": "replaced", "nested": {"a": [1, 2.5, None]}, "score": 0.5}
+    assert reread[1].user_attrs["fail_reason"] == "lost"
+    assert reread[0].system_attrs["grid_id"] == 3
+    assert all(t.datetime_complete is not None and t.datetime_start is not None for t in reread)
+
+
+def test_finishing_a_finished_trial_raises_and_changes_nothing(database_url: str) -> None:
+    durable = optuna.create_study(storage=open_storage(database_url))
+    record = TrialRecord(durable)
+    trial_id, _ = record.create(_asked(optuna.create_study()))
+    record.finish(trial_id, TrialState.PRUNED, None, {"why": "first"})
+    with pytest.raises(UpdateFinishedTrialError):
+        record.finish(trial_id, TrialState.COMPLETE, 1.0, {"why": "second"})
+    (trial,) = optuna.load_study(study_name=durable.study_name, storage=open_storage(database_url)).trials
+    assert trial.state is TrialState.PRUNED and trial.user_attrs == {
+        "trial_id": "abc",
+        "nested": {"a": [1, 2.5, None]},
+        "why": "first",
+    }
+
+
+def test_the_runner_prunes_and_resumes_from_the_durable_study(database_url: str) -> None:
+    config = StudyConfig(dataset="digits", seed=2, trials=20, max_epochs=4, pruner=PrunerName.MEDIAN)
+    runner = StudyRunner("study-a", config, database_url)
+    for index in range(6):  # more completed trials than the median pruner's startup of 5
+        asked = runner.ask(trial_id=f"t{index}")
+        assert not any(runner.report(asked.number, epoch, 0.5 + 0.05 * index) for epoch in range(1, 5))
+        runner.tell_completed(asked.number, 0.5 + 0.05 * index, {"trial_id": f"t{index}"})
+    weak = runner.ask(trial_id="weak")
+    pruned = [runner.report(weak.number, epoch, 0.01) for epoch in range(1, 5)]
+    assert any(pruned), "a trial far below every earlier one is pruned"
+    still_running = runner.ask(trial_id="running", attempt=2)
+
+    resumed = StudyRunner("study-a", config, database_url)
+    assert sorted(resumed.running_numbers()) == [weak.number, still_running.number]
+    resumed.tell_pruned(weak.number, {"pruned_at_epoch": 2})
+    resumed.tell_completed(still_running.number, 0.99, {"trial_id": "running"})
+    best = resumed.best()
+    assert best is not None and best.number == still_running.number and best.user_attrs["attempt"] == 2
+    assert resumed.ask().number == still_running.number + 1
+    assert [t.state for t in resumed.trials()][-3:] == [TrialState.PRUNED, TrialState.COMPLETE, TrialState.RUNNING]
