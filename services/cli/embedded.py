@@ -97,7 +97,7 @@ async def run_embedded(
         await bus.subscribe("cli", ["#"], observe, prefetch=1)
         services.append(
             await scheduler_bootstrap.start(
-                bus, SchedulerSettings(optuna_storage=paths.optuna_url, resume_unfinished=False)
+                bus, SchedulerSettings(optuna_storage=paths.optuna_url, resume_unfinished=False, queue_ahead=0)
             )
         )
         services.append(await health_bootstrap.start(bus, HealthSettings()))

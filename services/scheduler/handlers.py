@@ -259,10 +259,11 @@ async def _close_trial(run: StudyRun, trial: TrialInFlight, deps: SchedulerDeps)
 async def _fill_slots(run: StudyRun, deps: SchedulerDeps) -> None:
     config = run.config
     max_attempts = config.trials * deps.settings.max_trial_factor
+    requested_at_most = config.parallelism + int(config.parallelism * deps.settings.queue_ahead)
     while (
         not run.stopping
         and not run.done
-        and len(run.in_flight) < config.parallelism
+        and len(run.in_flight) < requested_at_most
         and run.counted + len(run.in_flight) < config.trials
         and run.asked < max_attempts
     ):

@@ -19,6 +19,15 @@ class SchedulerSettings(BaseSettings):
     resume_unfinished: bool = Field(
         default=True, description="On start, take up every study that storage says is still running."
     )
+    queue_ahead: float = Field(
+        default=0.25,
+        ge=0,
+        description=(
+            "Trials requested beyond the study's parallelism, per parallel slot (rounded down): with parallelism 8,"
+            " 2 trials wait in the work queue, so a trainer that finishes starts its next trial at once instead of"
+            " waiting for the sampler. 0 asks only when a slot frees (what a single in-process trainer wants)."
+        ),
+    )
     max_trial_factor: int = Field(
         default=3, ge=1, description="Give up after trials x this many attempts (all failing)."
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 from contracts.events import (
@@ -35,6 +35,7 @@ from contracts.events import (
 from contracts.telemetry import EpochTelemetry
 from services.runtime.bus.port import Bus
 from services.trainer.control import ControlBoard, ControlRequest
+from services.trainer.outbox import Outbox
 from services.trainer.outcome import OutcomeKind, TrialHooks, TrialJob, TrialOutcome, TrialRunner
 from services.trainer.settings import TrainerSettings
 
@@ -58,20 +59,23 @@ class TrainerWorker:
         if not isinstance(event, TrialRequested) or event.trial_id is None:
             return
         job = TrialJob(study_id=event.study_id, trial_id=event.trial_id, request=event.data)
-        if self.board.pending(job.trial_id) is not None:
+        cancelled = self.board.pending(job.trial_id)
+        if cancelled is not None:  # stopped while it waited in the work queue: say so, or the study waits on it
             log.info("trial %d was cancelled before it started", job.request.trial_number)
+            self.board.forget(job.trial_id)
+            reason = f"cancelled before it started: {cancelled.reason}"
+            data = TrialFailedData(
+                trainer_id=self._settings.trainer_id, trial_number=job.request.trial_number, reason=reason
+            )
+            await self._bus.publish(TrialFailed(source=SOURCE, study_id=job.study_id, trial_id=job.trial_id, data=data))
             return
-        loop = asyncio.get_running_loop()
+        outbox = Outbox(self._bus.publish)
         current_epoch = 0
         trainer_id = self._settings.trainer_id
         number = job.request.trial_number
 
         def envelope(cls: Callable[..., E], data: object) -> E:
             return cls(source=SOURCE, study_id=job.study_id, trial_id=job.trial_id, data=data)
-
-        def publish_from_thread(event: EventEnvelope) -> None:
-            coroutine: Coroutine[Any, Any, None] = self._bus.publish(event)
-            asyncio.run_coroutine_threadsafe(coroutine, loop).result()
 
         def started(architecture: str, parameter_count: int) -> None:
             data = TrialStartedData(
@@ -81,7 +85,7 @@ class TrainerWorker:
                 architecture=architecture,
                 parameter_count=parameter_count,
             )
-            publish_from_thread(envelope(TrialStarted, data))
+            outbox.put_threadsafe(envelope(TrialStarted, data))
 
         def epoch_completed(telemetry: EpochTelemetry) -> None:
             nonlocal current_epoch
@@ -89,7 +93,7 @@ class TrainerWorker:
             data = TrialEpochCompletedData(
                 trainer_id=trainer_id, trial_number=number, max_epochs=job.request.max_epochs, telemetry=telemetry
             )
-            publish_from_thread(envelope(TrialEpochCompleted, data))
+            outbox.put_threadsafe(envelope(TrialEpochCompleted, data))
 
         def control() -> ControlRequest | None:
             return self.board.pending(job.trial_id)
@@ -111,6 +115,7 @@ class TrainerWorker:
             with contextlib.suppress(asyncio.CancelledError):
                 await beating
             self.board.forget(job.trial_id)
+            await outbox.drain()
         await self._report(job, outcome, envelope)
 
     async def _report(self, job: TrialJob, outcome: TrialOutcome, envelope: Any) -> None:

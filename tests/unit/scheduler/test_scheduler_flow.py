@@ -146,3 +146,22 @@ async def test_parallel_study_keeps_parallelism_trials_in_flight(harness) -> Non
     await harness.bus.wait_idle()
     assert len(trainer.requests) == 3
     assert len({tuple(sorted(r.data.params.items())) for r in trainer.requests}) == 3
+
+
+async def test_trials_are_requested_ahead_of_free_slots_by_the_queue_ahead_share(harness) -> None:  # type: ignore[no-untyped-def]
+    harness.settings.queue_ahead = 0.5
+    trainer = await harness.trainer(lambda req: ("silent", None))
+    await harness.bus.publish(_created("s-ahead", mode=Mode.SIMPLE, trials=10, max_epochs=1, parallelism=4))
+    await harness.wait_for(lambda: len(trainer.requests) >= 6)
+    await harness.bus.wait_idle()
+    assert len(trainer.requests) == 4 + 2, "parallelism 4 plus half of it waiting in the work queue"
+
+
+async def test_queue_ahead_never_requests_more_than_the_study_needs(harness) -> None:  # type: ignore[no-untyped-def]
+    harness.settings.queue_ahead = 1.0
+    trainer = await harness.trainer(lambda req: ("complete", 0.5))
+    seen = await harness.collect(["study.completed"])
+    await harness.bus.publish(_created("s-few", mode=Mode.SIMPLE, trials=3, max_epochs=1, parallelism=2))
+    await harness.wait_for(lambda: bool(seen))
+    assert seen[0].data.completed_trials == 3 and len(trainer.requests) == 3
+    assert _optuna_states(harness.settings, "s-few") == ["COMPLETE"] * 3

@@ -109,11 +109,11 @@ async def test_a_trial_reports_every_epoch_then_stores_its_model(rig: Rig) -> No
 
 
 async def test_a_prune_request_ends_the_trial_at_the_next_epoch_boundary(rig: Rig) -> None:
-    rig.prune_on_epoch = 1
-    await rig.request("trial-2", params=SMALL_CNN, max_epochs=6)
+    rig.prune_on_epoch = 1  # epochs are published without waiting: small batches keep each epoch long enough
+    await rig.request("trial-2", params={**SMALL_CNN, "batch_size": 8}, max_epochs=20)
     end = await rig.ended("trial-2")
     assert isinstance(end, TrialPruned), end
-    assert end.data.epoch < 6 and end.data.reason == "below the median"
+    assert end.data.epoch < 20 and end.data.reason == "below the median"
     assert not rig.store.list_keys("studies/s1/trials/0002")
 
 
@@ -131,3 +131,13 @@ async def test_heartbeats_flow_while_a_trial_trains(rig: Rig) -> None:
     await rig.ended("trial-5")
     beats = rig.of("trial-5", TrialHeartbeat)
     assert beats and all(b.data.trainer_id == "t-test" for b in beats)  # type: ignore[union-attr]
+
+
+async def test_a_trial_stopped_while_queued_is_reported_failed_without_training(rig: Rig) -> None:
+    stop = TrialControlData(action=ControlAction.STOP, reason="study stopped by the user")
+    await rig.bus.publish(TrialControl(source="test", study_id="s1", trial_id="trial-6", data=stop))
+    await rig.bus.wait_idle()
+    await rig.request("trial-6", params=SMALL_CNN)
+    end = await rig.ended("trial-6")
+    assert isinstance(end, TrialFailed) and end.data.reason == "cancelled before it started: study stopped by the user"
+    assert not rig.of("trial-6", TrialStarted)
