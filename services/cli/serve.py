@@ -109,6 +109,7 @@ async def serve(name: str) -> None:
         exchange=broker.exchange,
         queue_prefix=broker.queue_prefix,
         retry_backoff_seconds=broker.retry_backoff_seconds,
+        on_dead_letter=metrics.dead_lettered,
     )
     bus = InstrumentedBus(amqp, metrics)
     running: list[RunningService] = []

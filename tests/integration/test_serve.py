@@ -62,6 +62,7 @@ async def test_a_served_health_service_handles_events_reports_metrics_and_stops_
             layers=[LayerTelemetry(name="dense", kind="Dense", parameter_count=100, gradient_norm=0.3)],
         )
         data = TrialEpochCompletedData(trainer_id="t", trial_number=0, max_epochs=3, telemetry=telemetry)
+        await bus.publish_raw("trial.epoch_completed", b"{not json")  # dead-lettered; the service goes on
         await bus.publish(TrialEpochCompleted(source="test", study_id="s", trial_id="t0", data=data))
 
         await wait_until(lambda: bool(assessed))
@@ -70,6 +71,9 @@ async def test_a_served_health_service_handles_events_reports_metrics_and_stops_
         assert (
             'hpo_events_published_total{service="health",type="trial.health_assessed"}' in http_get(port, "/metrics")[1]
         )
+        queue = f"{sandbox['prefix']}health"
+        dead = f'hpo_messages_dead_lettered_total{{cause="malformed",queue="{queue}",service="health"}} 1.0'
+        assert dead in http_get(port, "/metrics")[1]
         assert http_get(port, "/nope")[0] == 404
     finally:
         await bus.close()

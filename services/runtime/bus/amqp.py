@@ -39,7 +39,7 @@ import asyncio
 import contextlib
 import logging
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, TypeVar
@@ -226,6 +226,8 @@ class _Consumer:
         }
         await self._bus._send_to_queue(dead_letter_queue(self.queue_name), _copy(message, headers))
         await message.ack()
+        if self._bus.on_dead_letter is not None:
+            self._bus.on_dead_letter(self.queue_name, reason)
 
 
 class AmqpBus:
@@ -239,12 +241,15 @@ class AmqpBus:
         queue_prefix: str = "",
         retry_backoff_seconds: float = 1.0,
         max_retry_delay_seconds: float = 15.0,
+        on_dead_letter: Callable[[str, str], None] | None = None,
     ) -> None:
         """``queue_prefix`` is put before every queue name: deployments (or test runs) sharing one broker
         keep apart by using their own exchange and prefix. A failed delivery is retried after
         ``retry_backoff_seconds x 2^(n-1)`` (at most ``max_retry_delay_seconds``), so that a database
-        restart pauses a consumer instead of exhausting its deliveries into the dead-letter queue."""
+        restart pauses a consumer instead of exhausting its deliveries into the dead-letter queue.
+        ``on_dead_letter(queue, reason)`` is called for every message moved to a dead-letter queue."""
         self._url = url
+        self.on_dead_letter = on_dead_letter
         self._retry_backoff = retry_backoff_seconds
         self._max_retry_delay = max_retry_delay_seconds
         self._exchange_name = exchange

@@ -4,6 +4,8 @@
 - ``hpo_events_handled_total{service,queue,type}`` and ``hpo_events_failed_total{service,queue,type}``
 - ``hpo_event_handler_seconds{service,queue,type}`` (histogram)
 - ``hpo_event_lag_seconds{service,queue,type}``: event time to start of handling (queue lag)
+- ``hpo_messages_dead_lettered_total{service,queue,cause}``: messages moved to a dead-letter queue;
+  ``cause`` is ``malformed``, ``fatal`` or ``gave_up`` (retries exhausted)
 - ``hpo_trials_total{state}`` (scheduler: completed, pruned, failed) and
   ``hpo_epoch_seconds`` (trainer), recorded from the events a service handles.
 """
@@ -39,10 +41,21 @@ class ServiceMetrics:
         self.lag_seconds = Histogram(
             "hpo_event_lag_seconds", "Event time to handling.", labels, buckets=LATENCY_BUCKETS, registry=self.registry
         )
+        self.dead_lettered_total = Counter(
+            "hpo_messages_dead_lettered",
+            "Messages moved to a dead-letter queue.",
+            ["service", "queue", "cause"],
+            registry=self.registry,
+        )
         self.trials = Counter("hpo_trials", "Finished trials by state.", ["state"], registry=self.registry)
         self.epoch_seconds = Histogram(
             "hpo_epoch_seconds", "Epoch duration.", buckets=EPOCH_BUCKETS, registry=self.registry
         )
+
+    def dead_lettered(self, queue: str, reason: str) -> None:
+        """Count one dead-lettered message by the first word of its reason (see the bus's reasons)."""
+        cause = "malformed" if reason.startswith("malformed") else "fatal" if reason.startswith("fatal") else "gave_up"
+        self.dead_lettered_total.labels(self.service, queue, cause).inc()
 
     def observe_event(self, event: Event) -> None:
         """Domain metrics read off the events a service sees."""
