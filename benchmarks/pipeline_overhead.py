@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import os
 import signal
 import subprocess
@@ -26,18 +27,58 @@ import time
 import urllib.request
 import uuid
 from contextlib import suppress
+from dataclasses import dataclass
 from pathlib import Path
 
 import optuna
 import sqlalchemy as sa
 
 from contracts.enums import DatasetName, Mode, PrunerName
-from contracts.events import Event, StudyCompleted, StudyCreated, StudyCreatedData
+from contracts.events import Event, StudyCompleted, StudyCreated, StudyCreatedData, TrialCompleted, TrialStarted
 from contracts.study import StudyConfig
 from services.runtime.bus.amqp import AmqpBus, dead_letter_queue
 
 REPO = Path(__file__).resolve().parent.parent
 QUEUES = ("scheduler", "health", "reporter", "trainer.work", "bench")
+
+
+@dataclass(frozen=True)
+class Breakdown:
+    """Where the wall time beyond the trials themselves went, from the events' timestamps."""
+
+    first_start_seconds: float  # study.created -> first trial.started
+    idle_between_trials_seconds: float  # per trainer, trial.completed -> its next trial.started, summed
+    trial_seconds_mean: float  # trial.started -> trial.completed
+    tail_seconds: float  # last trial.completed -> study.completed
+
+    @staticmethod
+    def of(created: StudyCreated, events: list[Event], completed: StudyCompleted) -> Breakdown:
+        by_trainer: dict[str, list[Event]] = {}
+        for event in sorted(events, key=lambda e: e.time):
+            by_trainer.setdefault(str(getattr(event.data, "trainer_id", "")), []).append(event)
+        idle, durations = 0.0, []
+        for timeline in by_trainer.values():
+            for before, after in itertools.pairwise(timeline):
+                gap = (after.time - before.time).total_seconds()
+                if isinstance(before, TrialCompleted) and isinstance(after, TrialStarted):
+                    idle += gap
+                elif isinstance(before, TrialStarted) and isinstance(after, TrialCompleted):
+                    durations.append(gap)
+        starts = [e.time for e in events if isinstance(e, TrialStarted)]
+        ends = [e.time for e in events if isinstance(e, TrialCompleted)]
+        return Breakdown(
+            first_start_seconds=(min(starts) - created.time).total_seconds(),
+            idle_between_trials_seconds=idle,
+            trial_seconds_mean=sum(durations) / max(len(durations), 1),
+            tail_seconds=(completed.time - max(ends)).total_seconds(),
+        )
+
+    def describe(self) -> str:
+        return (
+            f"first trial started after {self.first_start_seconds * 1000:.0f} ms; trainers idle between trials"
+            f" {self.idle_between_trials_seconds:.2f} s in all; a trial takes {self.trial_seconds_mean * 1000:.1f} ms"
+            f" from started to completed; study.completed {self.tail_seconds * 1000:.0f} ms after the last trial"
+        )
 
 
 class Pipeline:
@@ -84,17 +125,20 @@ class Pipeline:
                 raise RuntimeError(f"services not ready after 120 s; logs in {self.scratch}")
             time.sleep(0.2)
 
-    async def run_study(self, config: StudyConfig) -> float:
-        """Seconds from study.created to study.completed, by the events' own timestamps."""
+    async def run_study(self, config: StudyConfig) -> tuple[float, Breakdown]:
+        """Seconds from study.created to study.completed, by the events' own timestamps, and where they went."""
         bus = AmqpBus(self.amqp_url, exchange=self.exchange, queue_prefix=self.prefix)
         await bus.start()
         finished: asyncio.Future[StudyCompleted] = asyncio.get_running_loop().create_future()
+        trial_events: list[Event] = []
 
         async def observe(event: Event) -> None:
+            if isinstance(event, TrialStarted | TrialCompleted):
+                trial_events.append(event)
             if isinstance(event, StudyCompleted) and not finished.done():
                 finished.set_result(event)
 
-        await bus.subscribe("bench", ["study.completed"], observe, prefetch=10)
+        await bus.subscribe("bench", ["study.completed", "trial.started", "trial.completed"], observe, prefetch=100)
         created = StudyCreated(
             source="bench", study_id=uuid.uuid4().hex, data=StudyCreatedData(study_name="bench", config=config)
         )
@@ -103,7 +147,7 @@ class Pipeline:
         await bus.close()
         if completed.data.completed_trials != config.trials:
             raise RuntimeError(f"study ended with {completed.data.completed_trials} of {config.trials} trials")
-        return (completed.time - created.time).total_seconds()
+        return (completed.time - created.time).total_seconds(), Breakdown.of(created, trial_events, completed)
 
     async def stop(self) -> None:
         for process in self.processes:
@@ -170,7 +214,7 @@ def _study(trials: int, trainers: int, seed: int) -> StudyConfig:
     )  # fmt: skip
 
 
-async def phase(args: argparse.Namespace, databases: Databases, trial_seconds: float) -> float:
+async def phase(args: argparse.Namespace, databases: Databases, trial_seconds: float) -> tuple[float, Breakdown]:
     with tempfile.TemporaryDirectory(prefix="hpo-pipeline-") as scratch:
         pipeline = Pipeline(args.amqp_url, databases.create(), Path(scratch), args.trainers, trial_seconds)
         try:
@@ -192,11 +236,11 @@ async def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     databases = Databases(args.postgres_admin_url)
     try:
-        wall = await phase(args, databases, args.trial_seconds)
+        wall, breakdown = await phase(args, databases, args.trial_seconds)
         ideal = args.trials * args.trial_seconds / args.trainers
         overhead = (wall / ideal - 1) * 100
-        print(f"[overhead] wall {wall:.2f}s vs ideal {ideal:.2f}s", flush=True)
-        instant_wall = await phase(args, databases, 0.0)
+        print(f"[overhead] wall {wall:.2f}s vs ideal {ideal:.2f}s: {breakdown.describe()}", flush=True)
+        instant_wall, _ = await phase(args, databases, 0.0)
         pipeline_rate = args.trials / instant_wall
         plain_rate = plain_optuna_trials_per_second(databases.create(), args.trials, args.seed)
         print(f"[throughput] pipeline {pipeline_rate:.1f} trials/s, plain Optuna {plain_rate:.1f} trials/s", flush=True)
