@@ -15,6 +15,7 @@ import signal
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+from contracts.topology import DURABLE_QUEUES
 from services.runtime.artifacts.local import LocalArtifactStore
 from services.runtime.artifacts.port import ArtifactStore
 from services.runtime.bus.port import Bus
@@ -130,6 +131,7 @@ async def serve(name: str) -> None:
         await _connect(bus, broker.amqp_url, stop)
         if stop.is_set():
             return
+        await bus.declare(DURABLE_QUEUES)  # every service queue exists before anything is published
         running.append(await start_service(bus))
         log.warning("%s: serving (broker %s, exchange %s)", name, _safe(broker.amqp_url), broker.exchange)
         await stop.wait()

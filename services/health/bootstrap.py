@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from contracts.events import Event
-from services.health.handlers import BINDINGS, HealthDeps, dispatch
+from contracts.topology import DURABLE_QUEUES, HEALTH_QUEUE
+from services.health.handlers import HealthDeps, dispatch
 from services.health.settings import HealthSettings
 from services.health.state import HealthState
 from services.runtime.bus.port import Bus
 from services.runtime.service import RunningService
-
-QUEUE = "health"
 
 
 async def start(bus: Bus, settings: HealthSettings) -> RunningService:
@@ -21,5 +20,5 @@ async def start(bus: Bus, settings: HealthSettings) -> RunningService:
     async def handle(event: Event) -> None:
         await dispatch(event, deps)
 
-    subscription = await bus.subscribe(QUEUE, list(BINDINGS), handle, prefetch=1)
+    subscription = await bus.subscribe(HEALTH_QUEUE, DURABLE_QUEUES[HEALTH_QUEUE], handle, prefetch=1)
     return RunningService(name="health", subscriptions=[subscription])

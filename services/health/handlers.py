@@ -40,7 +40,6 @@ from services.runtime.errors import FatalError
 log = logging.getLogger(__name__)
 
 SOURCE = "health"
-BINDINGS: tuple[str, ...] = ("trial.epoch_completed", "trial.completed", "trial.pruned", "trial.failed")
 
 Publish = Callable[[EventEnvelope], Awaitable[None]]
 

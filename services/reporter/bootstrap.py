@@ -7,15 +7,13 @@ composition root does that, since it also builds the repository.
 from __future__ import annotations
 
 from contracts.events import Event
+from contracts.topology import DURABLE_QUEUES, REPORTER_QUEUE
 from services.reporter.projections import ReporterDeps, handle
 from services.reporter.settings import ReporterSettings
 from services.runtime.artifacts.port import ArtifactStore
 from services.runtime.bus.port import Bus
 from services.runtime.db.repository import ReadModelRepository
 from services.runtime.service import RunningService
-
-QUEUE = "reporter"
-BINDINGS: tuple[str, ...] = ("#",)
 
 
 async def start(
@@ -27,5 +25,5 @@ async def start(
     async def dispatch(event: Event) -> None:
         await handle(event, deps)
 
-    subscription = await bus.subscribe(QUEUE, list(BINDINGS), dispatch, prefetch=1)
+    subscription = await bus.subscribe(REPORTER_QUEUE, DURABLE_QUEUES[REPORTER_QUEUE], dispatch, prefetch=1)
     return RunningService(name="reporter", subscriptions=[subscription])

@@ -6,6 +6,7 @@ import asyncio
 import logging
 
 from contracts.events import Event
+from contracts.topology import DURABLE_QUEUES, SCHEDULER_QUEUE
 from services.runtime.bus.port import Bus
 from services.runtime.service import RunningService
 from services.scheduler.handlers import HANDLERS, SchedulerDeps, expire_leases, resume_studies
@@ -14,7 +15,6 @@ from services.scheduler.settings import SchedulerSettings
 from services.scheduler.study_runner import open_storage
 
 log = logging.getLogger(__name__)
-QUEUE = "scheduler"
 
 
 async def start(bus: Bus, settings: SchedulerSettings) -> RunningService:
@@ -40,7 +40,7 @@ async def start(bus: Bus, settings: SchedulerSettings) -> RunningService:
     if settings.resume_unfinished:
         async with lock:
             await resume_studies(deps)
-    subscription = await bus.subscribe(QUEUE, list(HANDLERS), dispatch, prefetch=1)
+    subscription = await bus.subscribe(SCHEDULER_QUEUE, DURABLE_QUEUES[SCHEDULER_QUEUE], dispatch, prefetch=1)
     service = RunningService(name="scheduler", subscriptions=[subscription])
     service.background.append(asyncio.create_task(check_leases(), name="scheduler-leases"))
     return service

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+from contracts.topology import DURABLE_QUEUES, TRAINER_WORK_QUEUE
 from services.runtime.artifacts.port import ArtifactStore
 from services.runtime.bus.port import Bus
 from services.runtime.service import RunningService
@@ -11,8 +12,6 @@ from services.trainer.dataset_cache import DatasetCache, shared_cache
 from services.trainer.handlers import TrainerWorker
 from services.trainer.outcome import TrialRunner
 from services.trainer.settings import TrainerSettings
-
-WORK_QUEUE = "trainer.work"
 
 
 def make_runner(settings: TrainerSettings, artifacts: ArtifactStore, cache: DatasetCache) -> TrialRunner:
@@ -38,7 +37,7 @@ async def start(
     control = await bus.subscribe(
         f"trainer.control.{settings.trainer_id}", ["trial.control"], worker.on_control, prefetch=100, exclusive=True
     )
-    work = await bus.subscribe(WORK_QUEUE, ["trial.requested"], worker.on_request, prefetch=1)
+    work = await bus.subscribe(TRAINER_WORK_QUEUE, DURABLE_QUEUES[TRAINER_WORK_QUEUE], worker.on_request, prefetch=1)
 
     async def close_runner() -> None:
         await asyncio.to_thread(runner.close)

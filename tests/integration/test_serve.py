@@ -17,6 +17,7 @@ from contracts.events import (
     TrialHealthAssessed,
 )
 from contracts.telemetry import EpochTelemetry, LayerTelemetry
+from contracts.topology import DURABLE_QUEUES
 from services.runtime.bus.amqp import AmqpBus
 from tests.integration.support import free_port, http_get, wait_until
 
@@ -75,6 +76,7 @@ async def test_a_served_health_service_handles_events_reports_metrics_and_stops_
         dead = f'hpo_messages_dead_lettered_total{{cause="malformed",queue="{queue}",service="health"}} 1.0'
         assert dead in http_get(port, "/metrics")[1]
         assert http_get(port, "/nope")[0] == 404
+        await _every_durable_queue_is_declared(amqp_url, sandbox["prefix"])
     finally:
         await bus.close()
         process.send_signal(signal.SIGTERM)
@@ -85,3 +87,15 @@ async def test_a_served_health_service_handles_events_reports_metrics_and_stops_
                 process.kill()
             log.close()
     assert code == 0, (tmp_path / "health.log").read_text()[-2000:]
+
+
+async def _every_durable_queue_is_declared(amqp_url: str, prefix: str) -> None:
+    """A served service declares the whole topology: a trial requested before any trainer ever ran waits."""
+    import aio_pika
+
+    connection = await aio_pika.connect(amqp_url)
+    async with connection:
+        channel = await connection.channel()
+        for queue in DURABLE_QUEUES:
+            declared = await channel.declare_queue(prefix + queue, passive=True)
+            assert declared.declaration_result.consumer_count == (1 if queue == "health" else 0)

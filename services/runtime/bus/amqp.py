@@ -39,7 +39,7 @@ import asyncio
 import contextlib
 import logging
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, TypeVar
@@ -300,6 +300,16 @@ class AmqpBus:
 
     async def publish_raw(self, routing_key: str, body: bytes) -> None:
         await self._publish(self._require(self._exchange), _message(body, type_=routing_key), routing_key)
+
+    async def declare(self, queues: Mapping[str, Sequence[str]]) -> None:
+        """Durable queues (prefixed), their dead-letter queues and bindings, on a short-lived channel."""
+        channel = await self._require(self._connection).channel(publisher_confirms=False)
+        try:
+            for queue, bindings in queues.items():
+                await self._declare(channel, self._queue_prefix + queue, bindings, exclusive=False)
+        finally:
+            with contextlib.suppress(*_TRANSPORT_ERRORS):
+                await channel.close()
 
     async def subscribe(
         self,

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from pydantic import ValidationError
@@ -162,6 +162,10 @@ class InMemoryBus:
             if queue.accepts(routing_key):
                 queue.pending.put_nowait(_Message(body))
 
+    async def declare(self, queues: Mapping[str, Sequence[str]]) -> None:
+        for queue, bindings in queues.items():
+            self._declared(queue, bindings, exclusive=False)
+
     async def subscribe(
         self,
         queue: str,
@@ -172,12 +176,7 @@ class InMemoryBus:
         exclusive: bool = False,
         max_deliveries: int = DEFAULT_MAX_DELIVERIES,
     ) -> _Consumer:
-        declared = self._queues.get(queue)
-        if declared is None:
-            declared = self._queues[queue] = _Queue(name=queue, exclusive=exclusive)
-        for binding in bindings:
-            if binding not in declared.bindings:
-                declared.bindings.append(binding)
+        declared = self._declared(queue, bindings, exclusive=exclusive)
         declared.consumers += 1
         consumer = _Consumer(self, declared, handler, prefetch, max_deliveries)
         self._consumers.append(consumer)
@@ -186,6 +185,15 @@ class InMemoryBus:
     async def dead_letters(self, queue: str) -> list[DeadLetter]:
         declared = self._queues.get(queue)
         return list(declared.dead) if declared else []
+
+    def _declared(self, queue: str, bindings: Sequence[str], *, exclusive: bool) -> _Queue:
+        declared = self._queues.get(queue)
+        if declared is None:
+            declared = self._queues[queue] = _Queue(name=queue, exclusive=exclusive)
+        for binding in bindings:
+            if binding not in declared.bindings:
+                declared.bindings.append(binding)
+        return declared
 
     def _forget(self, consumer: _Consumer) -> None:
         with contextlib.suppress(ValueError):

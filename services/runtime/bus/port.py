@@ -12,13 +12,15 @@ Semantics shared by every implementation (and checked by ``tests/contract/bus``)
   reason; a ``FatalError`` or an undecodable body is dead-lettered at once.
 - Consumers are idempotent: a message whose event id was already handled on that queue is acked
   without calling the handler again.
+- ``declare(queues)`` sets up durable queues and their bindings without consuming: events
+  published afterwards wait there for their first consumer.
 - ``exclusive=True`` declares a queue that lives only as long as its consumer (per-instance
   broadcast queues, e.g. each trainer's ``trial.control`` feed).
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -57,6 +59,9 @@ class Bus(Protocol):
 
     async def publish_raw(self, routing_key: str, body: bytes) -> None:
         """Publish arbitrary bytes under a routing key (tests of malformed input use this)."""
+
+    async def declare(self, queues: Mapping[str, Sequence[str]]) -> None:
+        """Declare durable ``queue -> bindings`` (with their dead-letter queues) ahead of any consumer."""
 
     async def subscribe(
         self,

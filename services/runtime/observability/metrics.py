@@ -13,7 +13,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
@@ -88,6 +88,9 @@ class InstrumentedBus:
 
     async def publish_raw(self, routing_key: str, body: bytes) -> None:
         await self._inner.publish_raw(routing_key, body)
+
+    async def declare(self, queues: Mapping[str, Sequence[str]]) -> None:
+        await self._inner.declare(queues)
 
     async def subscribe(
         self,

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
-from collections.abc import Coroutine, Iterator, Sequence
+from collections.abc import Coroutine, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, NoReturn, TypeVar
@@ -100,6 +100,10 @@ class AmqpSandbox:
             ) -> Subscription:
                 sandbox.queues.add(queue)
                 return await super().subscribe(queue, bindings, handler, **options)
+
+            async def declare(self, queues: Mapping[str, Sequence[str]]) -> None:
+                sandbox.queues.update(queues)
+                await super().declare(queues)
 
         return TrackedAmqpBus(self.url, exchange=self.exchange, retry_backoff_seconds=0.0)  # semantics, not timing
 

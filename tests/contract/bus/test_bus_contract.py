@@ -298,6 +298,21 @@ async def test_an_event_reaches_every_bound_queue_once(bus: Bus, unique: Unique)
         assert recorder.ids.count(recorder.all[-1].id) == 1
 
 
+async def test_a_declared_queue_keeps_what_is_published_before_its_first_consumer(bus: Bus, unique: Unique) -> None:
+    queue = unique.queue("declared")
+    await bus.declare({queue: ["trial.heartbeat", unique.sentinel_key]})
+    early = [unique.heartbeat() for _ in range(3)]
+    for event in early:
+        await bus.publish(event)
+    recorder = Recorder(unique)
+
+    await bus.subscribe(queue, ["trial.heartbeat", unique.sentinel_key], recorder)
+    await drain(bus, unique, [recorder])
+
+    assert recorder.events == early
+    assert await bus.dead_letters(queue) == []
+
+
 async def test_subscribing_again_adds_bindings_to_the_same_queue(bus: Bus, unique: Unique) -> None:
     recorder = Recorder(unique)
     queue = unique.queue("rebind")
