@@ -1,5 +1,6 @@
-"""A whole study with every service as its own process on RabbitMQ and Postgres: two synthetic
-trainers compete for trials, and the results folder has the embedded layout."""
+"""Whole studies with every service as its own process on RabbitMQ and Postgres: synthetic trainers
+under crashes and restarts, and three Keras trainers on the MNIST sample whose results folder has
+exactly the files of the same study run embedded."""
 
 from __future__ import annotations
 
@@ -29,7 +30,9 @@ from contracts.events import (
     TrialStarted,
 )
 from contracts.study import StudyConfig
+from services.cli.main import EXIT_OK, main
 from services.runtime.bus.amqp import AmqpBus
+from tests.conftest import SHARED_DATASETS
 from tests.integration.support import free_port, is_ready, wait_until
 from tests.s3_fixtures import S3Server
 
@@ -313,3 +316,37 @@ async def test_a_postgres_restart_mid_study_needs_no_operator(
     ended = next(e for e in cluster.seen if isinstance(e, StudyCompleted) and e.study_id == study_id)
     assert ended.data.completed_trials == 6
     _assert_finished(postgres_url, study_id, 6, tmp_path / "results", "pg-restart")
+
+
+def _layout(study_dir: Path) -> set[str]:
+    """Every file of a results folder, relative to it (trial numbers included: same study, same trials)."""
+    return {path.relative_to(study_dir).as_posix() for path in study_dir.rglob("*") if path.is_file()}
+
+
+@pytest.mark.slow
+async def test_a_keras_study_on_mnist_across_three_trainers_writes_the_embedded_layout(
+    cluster: Cluster, processes: Processes, postgres_url: str, tmp_path: Path
+) -> None:
+    options = {
+        "dataset": "mnist", "data_dir": str(SHARED_DATASETS), "mode": "health", "trials": "3", "max_epochs": "2",
+        "max_samples": "600", "pruner": "none", "seed": "5",
+    }  # fmt: skip
+    processes.env["HPO_TRAINER_MODE"] = "keras"
+    await cluster.start(trainers=3)
+    study_id = await cluster.submit("mnist3", StudyConfig.model_validate({**options, "parallelism": 3}))
+    try:
+        await cluster.wait_for(lambda: cluster.reported(study_id), timeout=420)
+    finally:
+        await cluster.stop(tmp_path / "logs")
+    _assert_finished(postgres_url, study_id, 3, tmp_path / "results", "mnist3")
+    assert len({e.data.trainer_id for e in cluster.seen if isinstance(e, TrialStarted)}) >= 2
+
+    embedded_root = tmp_path / "embedded"
+    code = await asyncio.to_thread(
+        main, ["optimize", *(f"{key}={value}" for key, value in options.items()), f"output_dir={embedded_root}"]
+    )
+    assert code == EXIT_OK
+    (embedded_dir,) = [p for p in embedded_root.iterdir() if p.is_dir() and not p.name.startswith(".")]
+    distributed = _layout(tmp_path / "results" / "mnist3")
+    assert distributed == _layout(embedded_dir)
+    assert {"report.md", "report.html", "best_model.keras", "trials.csv", "best_params.yaml"} <= distributed
