@@ -109,7 +109,12 @@ class TrainerWorker:
         beating = asyncio.create_task(heartbeat(), name=f"heartbeat-{job.trial_id}")
         try:
             hooks = TrialHooks(started=started, epoch_completed=epoch_completed, control=control)
-            outcome = await asyncio.to_thread(self._runner.run, job, hooks)
+            try:
+                outcome = await asyncio.to_thread(self._runner.run, job, hooks)
+            except Exception as exc:  # a fault of this trainer, not of the trial's message: report, don't redeliver
+                log.exception("trial %d: the trainer failed to run it", number)
+                reason = f"trainer {trainer_id} could not run the trial: {type(exc).__name__}: {exc}"
+                outcome = TrialOutcome(OutcomeKind.FAILED, current_epoch, reason=reason)
         finally:
             beating.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from datetime import timedelta
 from pathlib import Path
-from typing import BinaryIO, NoReturn
+from typing import Any, BinaryIO, NoReturn
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from services.runtime.artifacts.port import ArtifactNotFound, check_key
@@ -80,15 +80,26 @@ class S3ArtifactStore:
         self._region = region
         self._part_size = part_size
         self._where = f"{'https' if secure else 'http'}://{endpoint}/{bucket}"
-        self._client = Minio(
-            endpoint,
-            access_key=access_key or None,
-            secret_key=secret_key or None,
-            secure=secure,
-            region=region,
-            http_client=http_client,
-        )
+        self._connection = {
+            "endpoint": endpoint,
+            "access_key": access_key or None,
+            "secret_key": secret_key or None,
+            "secure": secure,
+            "region": region,
+        }
+        self._client = Minio(**self._connection, http_client=http_client)  # type: ignore[arg-type]
         self._ensure_bucket()
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Picklable (the trainer hands the store to its trial process): the client is rebuilt on
+        the other side from the same settings, with minio's default connection pool."""
+        state = self.__dict__.copy()
+        del state["_client"]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._client = Minio(**self._connection)  # type: ignore[arg-type]
 
     @classmethod
     def from_url(

@@ -6,6 +6,7 @@ The shared semantics are THE contract suite's (``test_artifact_store_contract.py
 
 from __future__ import annotations
 
+import multiprocessing
 import socket
 import subprocess
 import sys
@@ -133,3 +134,20 @@ def test_an_unreachable_endpoint_is_a_clear_error_naming_it() -> None:
         with pytest.raises(ArtifactStoreError, match=rf"http://127\.0\.0\.1:{port}/some-bucket.*cannot reach"):
             S3ArtifactStore(f"127.0.0.1:{port}", "a", "b", "some-bucket", http_client=no_retries)
     assert issubclass(ArtifactStoreError, RetryableError)
+
+
+def test_a_store_crosses_into_a_spawned_process(s3_server: Any, s3_bucket: str) -> None:
+    """The trainer hands its store to the process that trains (``spawn``: the store is pickled)."""
+    store = _store(s3_server, s3_bucket, prefix="spawned")
+    store.put_bytes("from-parent", b"hello")
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(1) as pool:
+        copied = pool.apply(_copy_in_child, (store,))
+    assert copied == b"hello"
+    assert store.get_bytes("from-child") == b"hello"
+
+
+def _copy_in_child(store: Any) -> bytes:
+    data: bytes = store.get_bytes("from-parent")
+    store.put_bytes("from-child", data)
+    return data

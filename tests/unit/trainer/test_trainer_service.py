@@ -141,3 +141,35 @@ async def test_a_trial_stopped_while_queued_is_reported_failed_without_training(
     end = await rig.ended("trial-6")
     assert isinstance(end, TrialFailed) and end.data.reason == "cancelled before it started: study stopped by the user"
     assert not rig.of("trial-6", TrialStarted)
+
+
+async def test_a_trainer_fault_is_reported_as_a_failed_trial_not_redelivered(tmp_path: Path) -> None:
+    from services.trainer.handlers import TrainerWorker
+
+    class BrokenRunner:
+        calls = 0
+
+        def run(self, job: object, hooks: object) -> object:
+            BrokenRunner.calls += 1
+            raise TypeError("cannot pickle '_thread.lock' object")
+
+        def close(self) -> None:
+            """Nothing to release."""
+
+    bus = InMemoryBus()
+    seen: list[Event] = []
+
+    async def observe(event: Event) -> None:
+        seen.append(event)
+
+    await bus.subscribe("observer", ["trial.failed"], observe, prefetch=10)
+    settings = TrainerSettings(trainer_id="t-broken", work_dir=tmp_path)
+    worker = TrainerWorker(bus, BrokenRunner(), settings)  # type: ignore[arg-type]
+    await bus.subscribe("trainer.work", ["trial.requested"], worker.on_request)
+    rig = Rig(bus, LocalArtifactStore(tmp_path / "a"))
+    await rig.request("trial-7", params=SMALL_CNN)
+    await bus.wait_idle()
+    await bus.close()
+    (failed,) = seen
+    assert isinstance(failed, TrialFailed) and "t-broken could not run the trial: TypeError" in failed.data.reason
+    assert BrokenRunner.calls == 1 and await bus.dead_letters("trainer.work") == []
