@@ -1,4 +1,4 @@
-"""The ``hpo`` command: embedded studies (and, later, remote runs and ``serve`` for each service)."""
+"""The ``hpo`` command: embedded or remote studies, ``jobs``/``stop``/``download`` on a deployment, and ``serve``."""
 
 from __future__ import annotations
 
@@ -10,11 +10,15 @@ import sys
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 
 from contracts.enums import StudyState
 from services.runtime.errors import UserInputError
+
+if TYPE_CHECKING:
+    from services.cli.remote.client import RemoteApi
 
 EXIT_OK, EXIT_STUDY_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -52,6 +56,10 @@ def build_parser() -> argparse.ArgumentParser:
     optimize.add_argument("options", nargs="*", metavar="key=value", help="study options, see above")
     optimize.add_argument("--search-space", metavar="FILE", help="YAML/JSON search-space overrides")
     optimize.add_argument("-v", "--verbose", action="store_true", help="log what every service does")
+    optimize.add_argument(
+        "--interactive", action="store_true", help="ask for each option with its choices and default, then run"
+    )
+    _remote_arguments(optimize, required=False)
     commands.add_parser("datasets", help="list datasets and whether their files are present").add_argument(
         "--data-dir", default=None, help="folder holding the datasets' original files"
     )
@@ -60,11 +68,21 @@ def build_parser() -> argparse.ArgumentParser:
         help="run one service as its own process (RabbitMQ, S3/MinIO, Postgres)",
         description="Run one service until SIGTERM/Ctrl-C. Settings: HPO_* environment variables "
         "(HPO_AMQP_URL, HPO_S3_ENDPOINT, HPO_S3_ACCESS_KEY, HPO_S3_SECRET_KEY, HPO_S3_BUCKET, HPO_HTTP_PORT, "
-        "HPO_SCHEDULER_OPTUNA_STORAGE, HPO_REPORTER_DATABASE_URL, HPO_TRAINER_*), optionally from --env-file.",
+        "HPO_SCHEDULER_OPTUNA_STORAGE, HPO_REPORTER_DATABASE_URL, HPO_TRAINER_*, HPO_API_TOKEN, HPO_API_HOST, "
+        "HPO_API_PORT, HPO_API_DATABASE_URL, HPO_API_*), optionally from --env-file.",
     )
-    serve.add_argument("service", choices=["scheduler", "trainer", "health", "reporter"])
+    serve.add_argument("service", choices=["scheduler", "trainer", "health", "reporter", "api"])
     serve.add_argument("--env-file", default=None, help="KEY=VALUE file loaded before the environment is read")
     serve.add_argument("-v", "--verbose", action="store_true", help="log what the service does")
+    jobs = commands.add_parser("jobs", help="list the studies of a remote deployment")
+    _remote_arguments(jobs, required=True)
+    stop = commands.add_parser("stop", help="ask a remote study to stop (its results are still written)")
+    stop.add_argument("job_id", metavar="ID")
+    _remote_arguments(stop, required=True)
+    download = commands.add_parser("download", help="fetch a remote study's results ZIP and unpack it")
+    download.add_argument("job_id", metavar="ID")
+    download.add_argument("--output-dir", default="./optimization_results", help="where <study>/ and <study>.zip go")
+    _remote_arguments(download, required=True)
     db = commands.add_parser("db", help="database maintenance", description="Read-model database maintenance.")
     db_commands = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
     upgrade = db_commands.add_parser("upgrade", help="apply the Alembic migrations of the read models")
@@ -75,6 +93,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _remote_arguments(parser: argparse.ArgumentParser, *, required: bool) -> None:
+    where = "run the study on the deployment whose API is at URL" if not required else "the deployment's API"
+    parser.add_argument("--url", default=os.environ.get("HPO_API_URL"), help=f"{where} (or HPO_API_URL)")
+    parser.add_argument("--token", default=None, help="the API's bearer token (default: HPO_API_TOKEN)")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -82,7 +106,16 @@ def main(argv: list[str] | None = None) -> int:
     console = Console(stderr=False, highlight=False, soft_wrap=True)
     try:
         if args.command == "optimize":
-            return _optimize(args.options, args.search_space, console)
+            options = list(args.options)
+            if args.interactive:
+                from services.cli.remote.interactive import ask_options
+
+                options = ask_options(console.input, console.print) + options
+            if args.url:
+                return _optimize_remote(args.url, args.token, options, args.search_space, console)
+            return _optimize(options, args.search_space, console)
+        if args.command in ("jobs", "stop", "download"):
+            return _remote_command(args, console)
         if args.command == "datasets":
             return _datasets(args.data_dir, console)
         if args.command == "serve":
@@ -128,6 +161,48 @@ def _optimize(options: list[str], search_space: str | None, console: Console) ->
     if state is StudyState.FAILED:
         return EXIT_STUDY_FAILED
     return EXIT_INTERRUPTED if state is StudyState.STOPPED else EXIT_OK
+
+
+def _remote_api(url: str | None, token: str | None) -> RemoteApi:
+    from services.cli.remote.client import RemoteApi
+
+    if not url:
+        raise UserInputError("give the deployment's API address with --url URL (or set HPO_API_URL)")
+    return RemoteApi(url, token or os.environ.get("HPO_API_TOKEN"))
+
+
+def _optimize_remote(
+    url: str, token: str | None, options: list[str], search_space: str | None, console: Console
+) -> int:
+    from services.cli.remote.session import run_remote
+    from services.cli.study_args import parse_assignments
+
+    request = parse_assignments(options, search_space)
+    with _remote_api(url, token) as api:
+        state = run_remote(api, request, console)
+    if state is StudyState.FAILED:
+        return EXIT_STUDY_FAILED
+    return EXIT_INTERRUPTED if state is StudyState.STOPPED else EXIT_OK
+
+
+def _remote_command(args: argparse.Namespace, console: Console) -> int:
+    from services.cli.remote.session import fetch_results
+
+    with _remote_api(args.url, args.token) as api:
+        if args.command == "jobs":
+            page = api.jobs()
+            for job in page["items"]:
+                counts = ", ".join(f"{n} {state}" for state, n in sorted(job.get("counts", {}).items()))
+                console.print(f"{job['job_id']}  {job['name']:<40} {job['state']:<10} {counts}")
+            console.print(f"{len(page['items'])} of {page['total']} jobs")
+        elif args.command == "stop":
+            api.stop(args.job_id)
+            console.print(f"job {args.job_id}: stopping (running trials end at their next epoch boundary)")
+        else:
+            name = api.job(args.job_id)["name"]
+            study_dir, bundle = fetch_results(api, args.job_id, name, Path(args.output_dir))
+            console.print(f"results: {study_dir}\nzip:     {bundle}")
+    return EXIT_OK
 
 
 def _datasets(data_dir: str | None, console: Console) -> int:

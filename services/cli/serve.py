@@ -26,7 +26,7 @@ from services.runtime.service import RunningService
 from services.runtime.settings import BrokerSettings, ObjectStoreSettings, ProbeSettings
 
 log = logging.getLogger(__name__)
-SERVICES = ("scheduler", "trainer", "health", "reporter")
+SERVICES = ("scheduler", "trainer", "health", "reporter", "api")
 BROKER_RETRY_SECONDS = (1, 2, 5, 10)
 
 Starter = Callable[[Bus], Awaitable[RunningService]]
@@ -75,6 +75,8 @@ def starter_for(name: str) -> Starter:
         return lambda bus: trainer.start(bus, artifact_store(ObjectStoreSettings()), TrainerSettings())
     if name == "reporter":
         return _reporter_starter()
+    if name == "api":
+        return _api_starter()
     raise UserInputError(f"unknown service '{name}'; choose one of {', '.join(SERVICES)}")
 
 
@@ -94,6 +96,38 @@ def _reporter_starter() -> Starter:
             )
         repository = ReadModelRepository(create_engine_for(settings.database_url))
         return await reporter.start(bus, repository, artifact_store(ObjectStoreSettings()), settings)
+
+    return start
+
+
+def _api_starter() -> Starter:
+    """The REST API (HTTP on ``HPO_API_HOST:HPO_API_PORT``) over the reporter's read models."""
+    from services.api import bootstrap as api
+    from services.api.datasets import DatasetCatalog, FileCatalog
+    from services.api.settings import load_settings
+    from services.runtime.db.engine import create_engine_for
+    from services.runtime.db.migrate import current_revision
+    from services.runtime.db.repository import ReadModelRepository
+
+    settings = load_settings()
+    catalog: DatasetCatalog | None = None
+    try:
+        from services.trainer.datasets import describe_datasets
+        from services.trainer.datasets.catalog import SPECS
+        from services.trainer.datasets.registry import find_source
+
+        catalog = FileCatalog(describe_datasets, lambda n, d: find_source(SPECS[n], d).load(), settings.data_dir)
+    except ImportError as exc:  # an API-only install: /datasets tells names and modalities only
+        log.warning("api: dataset readers unavailable (%s); /datasets cannot tell which files are present", exc)
+
+    async def start(bus: Bus) -> RunningService:
+        if await asyncio.to_thread(current_revision, settings.database_url) is None:
+            raise UserInputError(
+                f"the read-model database {_safe(settings.database_url)} has no schema; "
+                "run 'hpo db upgrade' against HPO_API_DATABASE_URL first"
+            )
+        repository = ReadModelRepository(create_engine_for(settings.database_url))
+        return await api.start(bus, repository, artifact_store(ObjectStoreSettings()), settings, catalog)
 
     return start
 

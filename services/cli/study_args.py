@@ -114,10 +114,10 @@ def describe_options() -> str:
     for name, field in StudyConfig.model_fields.items():
         if name in HIDDEN_CONFIG_KEYS:
             continue
-        default = "(required)" if field.is_required() else _show(field.get_default(call_default_factory=True))
+        default = "(required)" if field.is_required() else show_value(field.get_default(call_default_factory=True))
         if name == "dataset":
             default = "digits"
-        choices = _choices(field.annotation)
+        choices = choices_of(field.annotation)
         suffix = f" [{choices}]" if choices else ""
         lines.append(f"  {name:<18} default {default:<22} {field.description or ''}{suffix}")
     for name, (default, text) in CLI_ONLY_KEYS.items():
@@ -125,13 +125,13 @@ def describe_options() -> str:
     return "\n".join(lines)
 
 
-def _show(value: Any) -> str:
+def show_value(value: Any) -> str:
     if value is None:
         return "none"
     return str(getattr(value, "value", value))
 
 
-def _choices(annotation: Any) -> str:
+def choices_of(annotation: Any) -> str:
     members = getattr(annotation, "__members__", None)
     if members:
         return "|".join(m.value for m in members.values())

@@ -4,12 +4,26 @@ from __future__ import annotations
 
 from rich.console import Console
 
+from contracts.events import StudyCompleted
 from services.cli.embedded import EmbeddedOutcome
 from services.cli.progress import StudyProgress
 
 
 def print_summary(console: Console, outcome: EmbeddedOutcome, progress: StudyProgress) -> None:
-    data = outcome.completed.data
+    report = outcome.report.data if outcome.report is not None else None
+    print_study_end(
+        console,
+        outcome.completed,
+        progress,
+        report.results_dir if report else None,
+        report.bundle_path if report and report.bundle_path else None,
+    )
+
+
+def print_study_end(
+    console: Console, completed: StudyCompleted, progress: StudyProgress, results_dir: str | None, bundle: str | None
+) -> None:
+    data = completed.data
     console.print(
         f"\nstudy {data.state.value}: {data.completed_trials} completed, {data.pruned_trials} pruned, "
         f"{data.failed_trials} failed" + (f" ({data.reason})" if data.reason else "")
@@ -23,10 +37,10 @@ def print_summary(console: Console, outcome: EmbeddedOutcome, progress: StudyPro
             parts.append(f"overall_health={best.overall_health:.3f}")
         console.print(f"[bold green]best trial #{data.best_trial_number}[/bold green]: " + ", ".join(parts))
         console.print("  params: " + ", ".join(f"{k}={_fmt(v)}" for k, v in data.best_params.items()))
-    if outcome.report is not None:
-        console.print(f"results: {outcome.report.data.results_dir}")
-        if outcome.report.data.bundle_path:
-            console.print(f"zip:     {outcome.report.data.bundle_path}")
+    if results_dir is not None:
+        console.print(f"results: {results_dir}")
+    if bundle is not None:
+        console.print(f"zip:     {bundle}")
 
 
 def _fmt(value: object) -> str:

@@ -6,11 +6,13 @@ import os
 import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
 
 from tests.databases import scratch_database
+from tests.integration.cluster import Cluster, Processes, processes_for
 
 AMQP_URL = os.environ.get("HPO_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
 
@@ -85,3 +87,14 @@ def postgres_url() -> Iterator[str]:
             yield url
     finally:
         admin.dispose()
+
+
+@pytest.fixture
+def processes(amqp_url: str, postgres_url: str, sandbox: dict[str, str], tmp_path: Path) -> Iterator[Processes]:
+    """Service processes on this test's sandbox and database, all stopped afterwards."""
+    yield from processes_for(amqp_url, postgres_url, sandbox, tmp_path)
+
+
+@pytest.fixture
+async def cluster(processes: Processes, amqp_url: str, sandbox: dict[str, str]) -> Cluster:
+    return Cluster(processes, amqp_url, sandbox)

@@ -1,0 +1,71 @@
+"""What every route reads: the injected ports, the settings and the per-process state."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from fastapi import HTTPException, Request
+
+from services.api.datasets import DatasetCatalog
+from services.api.models import Job
+from services.api.settings import ApiSettings
+from services.api.stream import EventHub
+from services.runtime.artifacts.port import ArtifactStore
+from services.runtime.bus.port import Bus
+from services.runtime.db.records import StudyRecord
+from services.runtime.db.repository import ReadModelRepository
+
+R = TypeVar("R")
+
+SUBMITTED_KEPT = 1_000
+TERMINAL_STUDY_STATES = frozenset({"completed", "stopped", "failed"})
+
+
+@dataclass
+class ApiContext:
+    bus: Bus
+    repository: ReadModelRepository
+    artifacts: ArtifactStore
+    settings: ApiSettings
+    datasets: DatasetCatalog
+    hub: EventHub
+    submitted: OrderedDict[str, Job] = field(default_factory=OrderedDict)
+    """Jobs this process accepted that the reporter may not have recorded yet."""
+
+    async def db(self, call: Callable[..., R], *args: Any, **kwargs: Any) -> R:
+        """Run a repository call off the event loop."""
+        return await asyncio.to_thread(call, *args, **kwargs)
+
+    def remember(self, job: Job) -> None:
+        self.submitted[job.job_id] = job
+        while len(self.submitted) > SUBMITTED_KEPT:
+            self.submitted.popitem(last=False)
+
+    async def job(self, job_id: str) -> tuple[Job, StudyRecord | None]:
+        """The job, or a 404 naming the id; ``submitted`` jobs have no record yet."""
+        record = await self.db(self.repository.get_study, job_id)
+        if record is not None:
+            self.submitted.pop(job_id, None)
+            counts = None
+            if record.state not in TERMINAL_STUDY_STATES or not record.counts:
+                counts = await self.db(self.repository.trial_counts, job_id)
+            return Job.of(record, counts), record
+        pending = self.submitted.get(job_id)
+        if pending is not None:
+            return pending, None
+        raise HTTPException(404, f"no job with id {job_id!r}; GET /jobs lists the known jobs")
+
+
+def context(request: Request) -> ApiContext:
+    """FastAPI dependency: the app's context."""
+    ctx: ApiContext = request.app.state.hpo
+    return ctx
+
+
+def now() -> datetime:
+    return datetime.now(UTC)

@@ -1,0 +1,108 @@
+"""Live events fan-out: one bus subscription per API process, one bounded queue per listening client.
+
+The hub binds its own exclusive queue (``api.<instance>``) to every event, so each API replica sees
+every event. Events go only to listeners of their study. A slow client cannot grow memory: when its
+queue is full the oldest event is dropped and the client is told how many it missed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from contracts.events import Event
+from services.runtime.bus.port import Bus, Subscription
+
+log = logging.getLogger(__name__)
+
+QUEUE_PREFIX = "api"
+IGNORED_TYPES = frozenset({"trial.heartbeat", "trial.control"})
+FINAL_TYPES = frozenset({"report.ready"})
+
+
+@dataclass(eq=False)
+class Listener:
+    """One client's feed of one study's events."""
+
+    study_id: str
+    queue: asyncio.Queue[Event | None]
+    """``None`` means the hub stopped: the client's stream ends."""
+    dropped: int = 0
+
+    def offer(self, event: Event | None) -> None:
+        while True:
+            try:
+                self.queue.put_nowait(event)
+                return
+            except asyncio.QueueFull:
+                with contextlib.suppress(asyncio.QueueEmpty):
+                    self.queue.get_nowait()
+                    self.dropped += 1
+
+    def take_dropped(self) -> int:
+        dropped, self.dropped = self.dropped, 0
+        return dropped
+
+
+@dataclass
+class EventHub:
+    """Routes bus events to the listeners of their study."""
+
+    queue_size: int = 256
+    instance: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+    _listeners: dict[str, set[Listener]] = field(default_factory=dict)
+    _subscription: Subscription | None = None
+
+    @property
+    def queue_name(self) -> str:
+        return f"{QUEUE_PREFIX}.{self.instance}"
+
+    @property
+    def listening(self) -> bool:
+        return self._subscription is not None
+
+    async def start(self, bus: Bus) -> None:
+        if self._subscription is None:
+            self._subscription = await bus.subscribe(self.queue_name, ["#"], self.dispatch, prefetch=64, exclusive=True)
+
+    async def stop(self) -> None:
+        """Unsubscribe and end every open stream."""
+        subscription, self._subscription = self._subscription, None
+        if subscription is not None:
+            await subscription.cancel()
+        for listeners in self._listeners.values():
+            for listener in listeners:
+                listener.offer(None)
+
+    async def cancel(self) -> None:
+        """The ``Subscription`` protocol: a ``RunningService`` stops the hub with its subscriptions."""
+        await self.stop()
+
+    async def dispatch(self, event: Event) -> None:
+        """The bus handler: never raises, never waits on a client."""
+        if event.type in IGNORED_TYPES:
+            return
+        for listener in tuple(self._listeners.get(event.study_id, ())):
+            listener.offer(event)
+
+    @contextlib.contextmanager
+    def listen(self, study_id: str) -> Iterator[Listener]:
+        listener = Listener(study_id, asyncio.Queue(maxsize=self.queue_size))
+        self._listeners.setdefault(study_id, set()).add(listener)
+        try:
+            yield listener
+        finally:
+            listeners = self._listeners.get(study_id)
+            if listeners is not None:
+                listeners.discard(listener)
+                if not listeners:
+                    del self._listeners[study_id]
+
+    def listener_count(self, study_id: str | None = None) -> int:
+        if study_id is not None:
+            return len(self._listeners.get(study_id, ()))
+        return sum(len(v) for v in self._listeners.values())

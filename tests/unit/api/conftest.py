@@ -1,0 +1,16 @@
+"""The ``api`` fixture: the app over its real in-process ports, with its lifespan running."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from tests.unit.api.support import Api, open_api
+
+
+@pytest.fixture
+async def api(tmp_path: Path) -> AsyncIterator[Api]:
+    async for opened in open_api(tmp_path):
+        yield opened
