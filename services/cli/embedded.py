@@ -13,6 +13,7 @@ import logging
 import signal
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from contracts.events import (
     Event,
@@ -71,9 +72,16 @@ class EmbeddedPaths:
 
 
 async def run_embedded(
-    config: StudyConfig, study_id: str, study_name: str, output_dir: Path, progress: StudyProgress
+    config: StudyConfig,
+    study_id: str,
+    study_name: str,
+    output_dir: Path,
+    progress: StudyProgress,
+    *,
+    api_port: int | None = None,
 ) -> EmbeddedOutcome:
-    """Run one study to its end (or to a stop request on Ctrl-C) and return how it ended."""
+    """Run one study to its end (or to a stop request on Ctrl-C) and return how it ended. With
+    ``api_port``, the REST API serves this run on 127.0.0.1 (live stream, trials, results) meanwhile."""
     paths = EmbeddedPaths(output_dir.resolve())
     paths.state_dir.mkdir(parents=True, exist_ok=True)
     await asyncio.to_thread(upgrade, paths.read_models_url)
@@ -111,6 +119,10 @@ async def run_embedded(
         )
         trainer_settings = TrainerSettings(trainer_id="embedded-trainer", work_dir=paths.state_dir / "work")
         services.append(await trainer_bootstrap.start(bus, artifacts, trainer_settings))
+        if api_port is not None:
+            api = await _start_api(bus, repository, artifacts, paths, api_port, config.data_dir)
+            services.append(api)
+            progress.console.print(f"API: {api.url}/docs (job {study_id})")
         created = StudyCreated(
             source="cli", study_id=study_id, data=StudyCreatedData(study_name=study_name, config=config)
         )
@@ -122,6 +134,30 @@ async def run_embedded(
             await service.stop()
         await bus.close()
         repository.engine.dispose()
+
+
+if TYPE_CHECKING:
+    from services.api.bootstrap import RunningApi
+
+
+async def _start_api(
+    bus: InMemoryBus,
+    repository: ReadModelRepository,
+    artifacts: LocalArtifactStore,
+    paths: EmbeddedPaths,
+    port: int,
+    data_dir: str | None,
+) -> RunningApi:
+    """The REST API on this run's bus and read models, on localhost: a token is used when
+    HPO_API_TOKEN is set, else it runs in development mode (open, like the terminal it serves)."""
+    from services.api import bootstrap as api_bootstrap
+    from services.api.settings import load_settings
+    from services.cli.serve import dataset_catalog
+
+    settings = load_settings(
+        host="127.0.0.1", port=port, development=True, database_url=paths.read_models_url, data_dir=data_dir
+    )
+    return await api_bootstrap.start(bus, repository, artifacts, settings, dataset_catalog(settings.data_dir))
 
 
 @contextlib.contextmanager

@@ -60,6 +60,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--interactive", action="store_true", help="ask for each option with its choices and default, then run"
     )
     _remote_arguments(optimize, required=False)
+    optimize.add_argument(
+        "--api-port", type=int, default=None, metavar="PORT",
+        help="embedded run: also serve the REST API on 127.0.0.1:PORT while the study runs (0: any free port)",
+    )  # fmt: skip
     commands.add_parser("datasets", help="list datasets and whether their files are present").add_argument(
         "--data-dir", default=None, help="folder holding the datasets' original files"
     )
@@ -113,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
                 options = ask_options(console.input, console.print) + options
             if args.url:
                 return _optimize_remote(args.url, args.token, options, args.search_space, console)
-            return _optimize(options, args.search_space, console)
+            return _optimize(options, args.search_space, console, api_port=args.api_port)
         if args.command in ("jobs", "stop", "download"):
             return _remote_command(args, console)
         if args.command == "datasets":
@@ -132,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_INTERRUPTED
 
 
-def _optimize(options: list[str], search_space: str | None, console: Console) -> int:
+def _optimize(options: list[str], search_space: str | None, console: Console, *, api_port: int | None = None) -> int:
     from services.cli.preflight import check_dataset
     from services.cli.study_args import parse_assignments
 
@@ -155,7 +159,9 @@ def _optimize(options: list[str], search_space: str | None, console: Console) ->
     from services.cli.summary import print_summary
 
     with StudyProgress(console=console, trials=config.trials, max_epochs=config.max_epochs) as progress:
-        outcome = asyncio.run(run_embedded(config, study_id, study_name, request.output_dir, progress))
+        outcome = asyncio.run(
+            run_embedded(config, study_id, study_name, request.output_dir, progress, api_port=api_port)
+        )
     print_summary(console, outcome, progress)
     state = outcome.completed.data.state
     if state is StudyState.FAILED:

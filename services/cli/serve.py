@@ -14,6 +14,7 @@ import logging
 import signal
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from contracts.topology import DURABLE_QUEUES
 from services.runtime.artifacts.local import LocalArtifactStore
@@ -24,6 +25,9 @@ from services.runtime.observability.metrics import InstrumentedBus, ServiceMetri
 from services.runtime.observability.probes import ProbeServer
 from services.runtime.service import RunningService
 from services.runtime.settings import BrokerSettings, ObjectStoreSettings, ProbeSettings
+
+if TYPE_CHECKING:
+    from services.api.datasets import DatasetCatalog
 
 log = logging.getLogger(__name__)
 SERVICES = ("scheduler", "trainer", "health", "reporter", "api")
@@ -100,25 +104,30 @@ def _reporter_starter() -> Starter:
     return start
 
 
+def dataset_catalog(data_dir: Path | None) -> DatasetCatalog | None:
+    """What the API's ``/datasets`` reads files with: the trainer's dataset readers, when installed."""
+    from services.api.datasets import FileCatalog
+
+    try:
+        from services.trainer.datasets import describe_datasets
+        from services.trainer.datasets.catalog import SPECS
+        from services.trainer.datasets.registry import find_source
+    except ImportError as exc:  # an API-only install: /datasets tells names and modalities only
+        log.warning("api: dataset readers unavailable (%s); /datasets cannot tell which files are present", exc)
+        return None
+    return FileCatalog(describe_datasets, lambda n, d: find_source(SPECS[n], d).load(), data_dir)
+
+
 def _api_starter() -> Starter:
     """The REST API (HTTP on ``HPO_API_HOST:HPO_API_PORT``) over the reporter's read models."""
     from services.api import bootstrap as api
-    from services.api.datasets import DatasetCatalog, FileCatalog
     from services.api.settings import load_settings
     from services.runtime.db.engine import create_engine_for
     from services.runtime.db.migrate import current_revision
     from services.runtime.db.repository import ReadModelRepository
 
     settings = load_settings()
-    catalog: DatasetCatalog | None = None
-    try:
-        from services.trainer.datasets import describe_datasets
-        from services.trainer.datasets.catalog import SPECS
-        from services.trainer.datasets.registry import find_source
-
-        catalog = FileCatalog(describe_datasets, lambda n, d: find_source(SPECS[n], d).load(), settings.data_dir)
-    except ImportError as exc:  # an API-only install: /datasets tells names and modalities only
-        log.warning("api: dataset readers unavailable (%s); /datasets cannot tell which files are present", exc)
+    catalog = dataset_catalog(settings.data_dir)
 
     async def start(bus: Bus) -> RunningService:
         if await asyncio.to_thread(current_revision, settings.database_url) is None:

@@ -77,3 +77,41 @@ def test_simple_mode_text_study_on_a_csv(tmp_path: Path) -> None:
     rows = list(csv.DictReader((study_dir / "trials.csv").open()))
     assert len([r for r in rows if r["state"] == "completed"]) == 2
     assert "score = (1 -" not in (study_dir / "report.md").read_text()
+
+
+def test_an_embedded_run_serves_its_study_over_the_rest_api_while_it_runs(tmp_path: Path) -> None:
+    import json
+    import socket
+    import threading
+    import time
+    import urllib.request
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    seen: dict[str, object] = {}
+
+    def watch() -> None:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and "events" not in seen:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/jobs", timeout=2) as response:
+                    jobs = json.load(response)["items"]
+                if jobs:
+                    seen["job"] = jobs[0]
+                    url = f"http://127.0.0.1:{port}/jobs/{jobs[0]['job_id']}/events"
+                    with urllib.request.urlopen(url, timeout=30) as stream:
+                        seen["events"] = [stream.readline().decode() for _ in range(8)]
+            except OSError:
+                time.sleep(0.1)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    options = ["dataset=digits", "mode=simple", "trials=2", "max_epochs=2", "seed=3", "max_samples=300"]
+    code = main(["optimize", *options, f"output_dir={tmp_path / 'results'}", "--api-port", str(port)])
+    watcher.join(timeout=10)
+    assert code == EXIT_OK
+    job = seen.get("job")
+    assert isinstance(job, dict) and job["dataset"] == "digits", seen
+    lines = seen.get("events")
+    assert isinstance(lines, list) and "event: snapshot\n" in lines, seen
