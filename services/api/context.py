@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 from fastapi import HTTPException, Request
 
+from contracts.enums import StudyState
 from services.api.datasets import DatasetCatalog
 from services.api.models import Job
 from services.api.settings import ApiSettings
@@ -23,7 +24,7 @@ from services.runtime.db.repository import ReadModelRepository
 R = TypeVar("R")
 
 SUBMITTED_KEPT = 1_000
-TERMINAL_STUDY_STATES = frozenset({"completed", "stopped", "failed"})
+TERMINAL_STUDY_STATES = frozenset(state.value for state in StudyState if state is not StudyState.RUNNING)
 
 
 @dataclass

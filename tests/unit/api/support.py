@@ -33,6 +33,7 @@ from contracts.health import HealthAlert
 from contracts.telemetry import EpochTelemetry
 from services.api.app import create_app
 from services.api.settings import ApiSettings
+from services.cli.remote.client import parse_sse as read_sse
 from services.runtime.artifacts.local import LocalArtifactStore
 from services.runtime.bus.memory import InMemoryBus
 from services.runtime.db.engine import create_engine_for, sqlite_url
@@ -173,13 +174,16 @@ def end_events(study_id: str) -> list[EventEnvelope]:
     ]
 
 
+STREAMED_KINDS = [
+    "trial.started",
+    "trial.epoch_completed",
+    "trial.health_alert",
+    "study.completed",
+    "report.ready",
+    "end",
+]  # what a job's stream carries for ``trial_events`` + ``end_events`` (the heartbeat left out)
+
+
 def parse_sse(text: str) -> list[tuple[str, str]]:
-    """(event, data) pairs of a Server-Sent Events body; comments (keepalives) are skipped."""
-    frames = []
-    for block in text.split("\n\n"):
-        lines = [line for line in block.splitlines() if line and not line.startswith(":")]
-        if not lines:
-            continue
-        fields = dict(line.split(": ", 1) for line in lines)
-        frames.append((fields["event"], fields["data"]))
-    return frames
+    """(event, data) pairs of a Server-Sent Events body, read with the remote CLI's parser."""
+    return [(event.name, event.data) for event in read_sse(iter(text.splitlines()))]

@@ -14,7 +14,7 @@ from services.cli.serve import SERVICES, starter_for
 from services.runtime.artifacts.local import LocalArtifactStore
 from services.runtime.bus.memory import InMemoryBus
 from services.runtime.errors import UserInputError
-from tests.unit.api.support import AUTH, end_events, make_repository, seed_study, settings, trial_events
+from tests.unit.api.support import AUTH, STREAMED_KINDS, end_events, make_repository, seed_study, settings, trial_events
 
 
 async def test_served_over_http_with_a_live_stream(tmp_path: Path) -> None:
@@ -35,15 +35,7 @@ async def test_served_over_http_with_a_live_stream(tmp_path: Path) -> None:
                     await bus.publish(event)
                 received = [line async for line in lines]
         kinds = [line.removeprefix("event: ") for line in received if line.startswith("event: ")]
-        assert kinds == [
-            "study.stop_requested",
-            "trial.started",
-            "trial.epoch_completed",
-            "trial.health_alert",
-            "study.completed",
-            "report.ready",
-            "end",
-        ]
+        assert kinds == ["study.stop_requested", *STREAMED_KINDS]
         data = [json.loads(line.removeprefix("data: ")) for line in received if line.startswith("data: ")]
         assert data[0]["job_id"] == "s1" and data[1]["type"] == "study.stop_requested"
     finally:

@@ -7,7 +7,16 @@ import json
 
 from contracts.events import EventEnvelope
 from services.api.stream import EventHub, Listener
-from tests.unit.api.support import AUTH, Api, end_events, parse_sse, seed_study, store_bundle, trial_events
+from tests.unit.api.support import (
+    AUTH,
+    STREAMED_KINDS,
+    Api,
+    end_events,
+    parse_sse,
+    seed_study,
+    store_bundle,
+    trial_events,
+)
 
 
 async def _until_listening(api: Api, job_id: str, count: int = 1) -> None:
@@ -40,15 +49,7 @@ async def test_stream_carries_only_its_jobs_events_and_ends_after_the_report(api
     assert one.headers["content-type"].startswith("text/event-stream")
     frames = parse_sse(one.text)
     kinds = [kind for kind, _ in frames]
-    assert kinds == [
-        "snapshot",
-        "trial.started",
-        "trial.epoch_completed",
-        "trial.health_alert",
-        "study.completed",
-        "report.ready",
-        "end",
-    ]
+    assert kinds == ["snapshot", *STREAMED_KINDS]
     assert json.loads(frames[0][1])["job_id"] == "s1"
     for _, data in frames[1:-1]:
         assert json.loads(data)["study_id"] == "s1"
