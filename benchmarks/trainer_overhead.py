@@ -52,31 +52,31 @@ os.environ.setdefault("KERAS_HOME", str(_CACHE_HOME / "keras"))
 os.environ.setdefault("MPLCONFIGDIR", str(_CACHE_HOME / "matplotlib"))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import argparse  # noqa: E402
-import logging  # noqa: E402
-import statistics  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-from dataclasses import dataclass  # noqa: E402
-from typing import Any  # noqa: E402
+import argparse
+import logging
+import statistics
+import tempfile
+import time
+from dataclasses import dataclass
+from typing import Any
 
-import keras  # noqa: E402
+import keras
 
-from contracts.enums import DatasetName, Mode, Objective  # noqa: E402
-from contracts.events import TrialRequestedData  # noqa: E402
-from contracts.telemetry import EpochTelemetry  # noqa: E402
-from services.runtime.artifacts.local import LocalArtifactStore  # noqa: E402
-from services.trainer.control import ControlRequest  # noqa: E402
-from services.trainer.dataset_cache import DatasetCache  # noqa: E402
-from services.trainer.datasets import DatasetSplits  # noqa: E402
-from services.trainer.isolation import ProcessTrialRunner  # noqa: E402
-from services.trainer.memory import release_trial_memory, rss_mb  # noqa: E402
-from services.trainer.models.builder import build_model  # noqa: E402
-from services.trainer.models.params import TrialParams  # noqa: E402
-from services.trainer.outcome import OutcomeKind, TrialHooks, TrialJob, TrialOutcome  # noqa: E402
-from services.trainer.pipeline import build_inputs  # noqa: E402
-from services.trainer.settings import TrainerSettings  # noqa: E402
-from services.trainer.training import KerasTrialRunner  # noqa: E402
+from contracts.enums import DatasetName, Mode, Objective
+from contracts.events import TrialRequestedData
+from contracts.telemetry import EpochTelemetry
+from services.runtime.artifacts.local import LocalArtifactStore
+from services.trainer.control import ControlRequest
+from services.trainer.dataset_cache import DatasetCache
+from services.trainer.datasets import DatasetSplits
+from services.trainer.isolation import ProcessTrialRunner
+from services.trainer.memory import release_trial_memory, rss_mb
+from services.trainer.models.builder import build_model
+from services.trainer.models.params import TrialParams
+from services.trainer.outcome import OutcomeKind, TrialHooks, TrialJob, TrialOutcome
+from services.trainer.pipeline import build_inputs
+from services.trainer.settings import TrainerSettings
+from services.trainer.training import KerasTrialRunner
 
 DEFAULT_DATA_DIR = REPO_ROOT.parent / "shared" / "datasets"
 DATASET = DatasetName.MNIST

@@ -7,6 +7,7 @@ time. In development mode without a token every endpoint is open.
 from __future__ import annotations
 
 import hmac
+from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -14,6 +15,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from services.api.context import ApiContext, context
 
 bearer = HTTPBearer(auto_error=False, description="The HPO_API_TOKEN secret: `Authorization: Bearer <token>`.")
+BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="hpo"'}
 
@@ -34,7 +36,7 @@ def check(ctx: ApiContext, credentials: HTTPAuthorizationCredentials | None) -> 
 
 def require_token(
     request: Request,
-    credentials: HTTPAuthorizationCredentials | None = Depends(bearer),  # noqa: B008
+    credentials: BearerDep,
 ) -> None:
     """Dependency of mutating and download endpoints."""
     check(context(request), credentials)
@@ -42,7 +44,7 @@ def require_token(
 
 def require_read(
     request: Request,
-    credentials: HTTPAuthorizationCredentials | None = Depends(bearer),  # noqa: B008
+    credentials: BearerDep,
 ) -> None:
     """Dependency of read endpoints: checks the token only with ``HPO_API_PROTECT_READS=true``."""
     ctx = context(request)

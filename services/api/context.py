@@ -7,9 +7,9 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
-from fastapi import HTTPException, Request
+from fastapi import Depends, HTTPException, Request
 
 from contracts.enums import StudyState
 from services.api.datasets import DatasetCatalog
@@ -66,6 +66,10 @@ def context(request: Request) -> ApiContext:
     """FastAPI dependency: the app's context."""
     ctx: ApiContext = request.app.state.hpo
     return ctx
+
+
+ContextDep = Annotated[ApiContext, Depends(context)]
+"""A route parameter typed ``ContextDep`` receives the app's context."""
 
 
 def now() -> datetime:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import Path
 
 from services.api.models import ErrorOut
 
-JobId = Path(min_length=1, max_length=128, description="The job (study) id returned by POST /optimize.")
+JobId = Annotated[str, Path(min_length=1, max_length=128, description="The job (study) id returned by POST /optimize.")]
 
 
 def errors(*codes: int) -> dict[int | str, dict[str, Any]]:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query
 
 from contracts.enums import DatasetName
 from services.api.auth import require_read
-from services.api.context import ApiContext, context
+from services.api.context import ContextDep
 from services.api.datasets import MAX_PREVIEW, DatasetUnavailable
 from services.api.models import Dataset, DatasetPreview
 from services.api.routes.common import errors
@@ -17,7 +18,7 @@ router = APIRouter(tags=["datasets"], dependencies=[Depends(require_read)])
 
 
 @router.get("/datasets", response_model=list[Dataset], responses=errors(401))
-async def datasets(ctx: ApiContext = Depends(context)) -> list[Dataset]:  # noqa: B008
+async def datasets(ctx: ContextDep) -> list[Dataset]:
     """Every dataset: modality, classes, input shape, sample count and whether its files are present."""
     return await asyncio.to_thread(ctx.datasets.describe)
 
@@ -25,8 +26,8 @@ async def datasets(ctx: ApiContext = Depends(context)) -> list[Dataset]:  # noqa
 @router.get("/datasets/{name}/preview", response_model=DatasetPreview, responses=errors(401, 404))
 async def preview(
     name: DatasetName,
-    count: int = Query(default=6, ge=1, le=MAX_PREVIEW, description="How many samples."),
-    ctx: ApiContext = Depends(context),  # noqa: B008
+    ctx: ContextDep,
+    count: Annotated[int, Query(ge=1, le=MAX_PREVIEW, description="How many samples.")] = 6,
 ) -> DatasetPreview:
     """A few samples, one class after another: base64 PNG images or the first words of texts."""
     try:

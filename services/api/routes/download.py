@@ -13,7 +13,7 @@ from fastapi.responses import FileResponse
 from starlette.background import BackgroundTask
 
 from services.api.auth import require_token
-from services.api.context import ApiContext, context
+from services.api.context import ApiContext, ContextDep
 from services.api.routes.common import JobId, errors
 from services.runtime.artifacts.port import ArtifactNotFound, check_key
 
@@ -48,7 +48,7 @@ async def bundle_key(ctx: ApiContext, job_id: str) -> str | None:
     dependencies=[Depends(require_token)],
     responses={200: {"content": {"application/zip": {}}, "description": "The results ZIP."}, **errors(401, 404)},
 )
-async def download(job_id: str = JobId, ctx: ApiContext = Depends(context)) -> FileResponse:  # noqa: B008
+async def download(job_id: JobId, ctx: ContextDep) -> FileResponse:
     """The results ZIP (plots, report, best model, trials.csv, health JSON); 404 until the report is built."""
     found, _ = await ctx.job(job_id)
     key = await bundle_key(ctx, job_id)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 
 from contracts.enums import HEALTH_ONLY_OBJECTIVES, Mode, Objective
 from contracts.study import StudyConfig
 from services.api.auth import require_read
-from services.api.context import ApiContext, context
+from services.api.context import ContextDep
 from services.api.models import Choice, Service
 from services.api.routes.common import errors
 
@@ -32,16 +34,16 @@ OBJECTIVE_TEXT = {
 
 
 @router.get("/health", response_model=Service, responses={503: {"model": Service, "description": "Degraded."}})
-async def health(ctx: ApiContext = Depends(context)) -> Service | JSONResponse:  # noqa: B008
+async def health(ctx: ContextDep) -> Service | JSONResponse:
     """Liveness and readiness: the service answers and its database is reachable (503 when not)."""
+    database: Literal["ok", "unavailable"] = "ok"
     try:
         await ctx.db(ctx.repository.count_studies)
-        database = "ok"
     except Exception:
         database = "unavailable"
     body = Service(
         status="ok" if database == "ok" else "degraded",
-        database=database,  # type: ignore[arg-type]
+        database=database,
         version=VERSION,
         auth="token" if ctx.settings.auth_enabled else "disabled",
         reads_protected=ctx.settings.protect_reads,

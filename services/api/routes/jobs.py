@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query
 
@@ -15,7 +16,7 @@ from contracts.events import (
     new_id,
 )
 from services.api.auth import require_read, require_token
-from services.api.context import TERMINAL_STUDY_STATES, ApiContext, context, now
+from services.api.context import TERMINAL_STUDY_STATES, ApiContext, ContextDep, now
 from services.api.models import Job, JobAccepted, OptimizeRequest, Page, StopAccepted
 from services.api.routes.common import JobId, errors
 
@@ -33,7 +34,7 @@ MAX_JOBS_PAGE = 200
     dependencies=[Depends(require_token)],
     responses=errors(401, 503),
 )
-async def optimize(request: OptimizeRequest, ctx: ApiContext = Depends(context)) -> JobAccepted:  # noqa: B008
+async def optimize(request: OptimizeRequest, ctx: ContextDep) -> JobAccepted:
     """Start a study: publishes ``study.created``; the job id is the study id."""
     config = request.config()
     job_id = new_id()
@@ -60,9 +61,9 @@ async def optimize(request: OptimizeRequest, ctx: ApiContext = Depends(context))
 
 @router.get("/jobs", response_model=Page[Job], dependencies=[Depends(require_read)], responses=errors(401))
 async def jobs(
-    offset: int = Query(default=0, ge=0, le=1_000_000),
-    limit: int = Query(default=50, ge=1, le=MAX_JOBS_PAGE),
-    ctx: ApiContext = Depends(context),  # noqa: B008
+    ctx: ContextDep,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+    limit: Annotated[int, Query(ge=1, le=MAX_JOBS_PAGE)] = 50,
 ) -> Page[Job]:
     """Jobs, newest first."""
     records = await ctx.db(ctx.repository.list_studies, offset=offset, limit=limit)
@@ -76,7 +77,7 @@ async def jobs(
 
 
 @router.get("/jobs/{job_id}", response_model=Job, dependencies=[Depends(require_read)], responses=errors(401, 404))
-async def job(job_id: str = JobId, ctx: ApiContext = Depends(context)) -> Job:  # noqa: B008
+async def job(job_id: JobId, ctx: ContextDep) -> Job:
     """One job with its trial counts per state."""
     found, _ = await ctx.job(job_id)
     return found
@@ -89,7 +90,7 @@ async def job(job_id: str = JobId, ctx: ApiContext = Depends(context)) -> Job:  
     dependencies=[Depends(require_token)],
     responses=errors(401, 404, 409, 503),
 )
-async def stop(job_id: str = JobId, ctx: ApiContext = Depends(context)) -> StopAccepted:  # noqa: B008
+async def stop(job_id: JobId, ctx: ContextDep) -> StopAccepted:
     """Ask the study to stop: publishes ``study.stop_requested``; running trials end at their next boundary."""
     found, _ = await ctx.job(job_id)
     if found.state in TERMINAL_STUDY_STATES:

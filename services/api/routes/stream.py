@@ -18,7 +18,7 @@ from fastapi.responses import StreamingResponse
 
 from contracts.events import Event, StudyCompleted
 from services.api.auth import require_read
-from services.api.context import TERMINAL_STUDY_STATES, ApiContext, context
+from services.api.context import TERMINAL_STUDY_STATES, ApiContext, ContextDep
 from services.api.models import Job
 from services.api.routes.common import JobId, errors
 from services.api.routes.download import bundle_key
@@ -35,7 +35,7 @@ router = APIRouter(tags=["stream"], dependencies=[Depends(require_read)])
         **errors(401, 404, 503),
     },
 )
-async def events(job_id: str = JobId, ctx: ApiContext = Depends(context)) -> StreamingResponse:  # noqa: B008
+async def events(job_id: JobId, ctx: ContextDep) -> StreamingResponse:
     """The live event stream of one job (Server-Sent Events)."""
     await ctx.job(job_id)
     if not ctx.hub.listening:

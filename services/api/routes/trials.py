@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import APIRouter, Depends, HTTPException, Query
 
 from contracts.enums import TrialState
 from services.api.auth import require_read
-from services.api.context import ApiContext, context
+from services.api.context import ApiContext, ContextDep
 from services.api.models import Alert, EpochPoint, Page, SortOrder, Trends, Trial, TrialPoint, TrialSort
 from services.api.routes.common import JobId, errors
 from services.runtime.db.records import TrialRecord
@@ -18,13 +20,13 @@ MAX_TRIALS_PAGE = 500
 
 @router.get("/jobs/{job_id}/trials", response_model=Page[Trial], responses=errors(401, 404))
 async def trials(
-    job_id: str = JobId,
-    offset: int = Query(default=0, ge=0, le=10_000_000),
-    limit: int = Query(default=50, ge=1, le=MAX_TRIALS_PAGE),
-    sort: TrialSort = Query(default=TrialSort.NUMBER, description="Field to sort by."),  # noqa: B008
-    order: SortOrder = Query(default=SortOrder.ASC, description="asc or desc; trials without a value come last."),  # noqa: B008
-    state: TrialState | None = Query(default=None, description="Only trials in this state."),  # noqa: B008
-    ctx: ApiContext = Depends(context),  # noqa: B008
+    job_id: JobId,
+    ctx: ContextDep,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+    limit: Annotated[int, Query(ge=1, le=MAX_TRIALS_PAGE)] = 50,
+    sort: Annotated[TrialSort, Query(description="Field to sort by.")] = TrialSort.NUMBER,
+    order: Annotated[SortOrder, Query(description="asc or desc; trials without a value come last.")] = SortOrder.ASC,
+    state: Annotated[TrialState | None, Query(description="Only trials in this state.")] = None,
 ) -> Page[Trial]:
     """One page of the job's trials."""
     await ctx.job(job_id)
@@ -43,7 +45,7 @@ async def trials(
 
 
 @router.get("/jobs/{job_id}/current-trial", response_model=Trial, responses=errors(401, 404))
-async def current_trial(job_id: str = JobId, ctx: ApiContext = Depends(context)) -> Trial:  # noqa: B008
+async def current_trial(job_id: JobId, ctx: ContextDep) -> Trial:
     """The running trial with the highest number (404 while none runs)."""
     await ctx.job(job_id)
     running = await ctx.db(
@@ -55,7 +57,7 @@ async def current_trial(job_id: str = JobId, ctx: ApiContext = Depends(context))
 
 
 @router.get("/jobs/{job_id}/best-trial", response_model=Trial, responses=errors(401, 404))
-async def best_trial(job_id: str = JobId, ctx: ApiContext = Depends(context)) -> Trial:  # noqa: B008
+async def best_trial(job_id: JobId, ctx: ContextDep) -> Trial:
     """The study's best trial so far (404 until a trial completed with a score)."""
     await ctx.job(job_id)
     best = await ctx.db(ctx.repository.best_trial, job_id)
@@ -66,9 +68,9 @@ async def best_trial(job_id: str = JobId, ctx: ApiContext = Depends(context)) ->
 
 @router.get("/jobs/{job_id}/trends", response_model=Trends, responses=errors(401, 404))
 async def trends(
-    job_id: str = JobId,
-    epochs: bool = Query(default=True, description="Include the per-epoch series."),
-    ctx: ApiContext = Depends(context),  # noqa: B008
+    job_id: JobId,
+    ctx: ContextDep,
+    epochs: Annotated[bool, Query(description="Include the per-epoch series.")] = True,
 ) -> Trends:
     """Per-trial series (score, best so far, accuracy, health, duration), per-epoch curves and alerts."""
     await ctx.job(job_id)
