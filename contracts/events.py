@@ -7,9 +7,10 @@ routing key), ``schema_version``, ``time``, ``source`` (the publishing service),
 
 from __future__ import annotations
 
+import builtins
 import uuid
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal, Self
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Self, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 
@@ -25,8 +26,14 @@ def new_id() -> str:
     return uuid.uuid4().hex
 
 
+_E = TypeVar("_E", bound="_Envelope")
+
+
 class _Envelope(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+    if TYPE_CHECKING:
+        type: str  # each event class fixes it to a literal (the routing key)
 
     id: str = Field(default_factory=new_id)
     schema_version: int = SCHEMA_VERSION
@@ -41,6 +48,20 @@ class _Envelope(BaseModel):
         if not self.correlation_id:
             object.__setattr__(self, "correlation_id", self.study_id)
         return self
+
+    def follow_up(self, event_class: builtins.type[_E], data: BaseModel, *, source: str, id: str | None = None) -> _E:
+        """A new event caused by this one: same study, trial and correlation ids; ``id`` fixes its id
+        (a stable id derived from this event makes a redelivered cause republish the same event)."""
+        fields: dict[str, Any] = {
+            "source": source,
+            "study_id": self.study_id,
+            "trial_id": self.trial_id,
+            "correlation_id": self.correlation_id,
+            "data": data,
+        }
+        if id is not None:
+            fields["id"] = id
+        return event_class.model_validate(fields)
 
 
 # ---- payloads -------------------------------------------------------------------------------

@@ -2,8 +2,10 @@
 services, so that a broker can be set up before any service runs (``hpo bus declare``) and an event
 published before its consumer first starts waits in its queue instead of being dropped.
 
-Per-instance queues (each trainer's ``trial.control`` feed, observers such as the CLI or the API)
-are exclusive and declared by their consumer; they are not listed here.
+Each list is exactly what the consuming service's handler table handles (``tests/unit/runtime/
+test_topology.py`` checks every service). Per-instance queues (each trainer's ``trial.control`` feed,
+observers such as the CLI or the API) are exclusive and declared by their consumer; they are not listed
+here.
 """
 
 from __future__ import annotations
@@ -29,7 +31,19 @@ DURABLE_QUEUES = MappingProxyType(
             "trial.failed",
         ),
         HEALTH_QUEUE: ("trial.epoch_completed", "trial.completed", "trial.pruned", "trial.failed"),
-        REPORTER_QUEUE: ("#",),
+        REPORTER_QUEUE: (
+            "study.created",
+            "trial.requested",
+            "trial.started",
+            "trial.epoch_completed",
+            "trial.completed",
+            "trial.pruned",
+            "trial.failed",
+            "trial.health_assessed",
+            "trial.health_alert",
+            "artifact.stored",
+            "study.completed",
+        ),
         TRAINER_WORK_QUEUE: ("trial.requested",),
     }
 )

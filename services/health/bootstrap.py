@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from contracts.events import Event
-from contracts.topology import DURABLE_QUEUES, HEALTH_QUEUE
-from services.health.handlers import HealthDeps, dispatch
+from contracts.topology import HEALTH_QUEUE
+from services.health.handlers import HealthDeps, handlers
 from services.health.settings import HealthSettings
 from services.health.state import HealthState
 from services.runtime.bus.port import Bus
@@ -17,8 +16,5 @@ async def start(bus: Bus, settings: HealthSettings) -> RunningService:
         publish=bus.publish, weights=settings.weights, state=HealthState(max_trials=settings.max_tracked_trials)
     )
 
-    async def handle(event: Event) -> None:
-        await dispatch(event, deps)
-
-    subscription = await bus.subscribe(HEALTH_QUEUE, DURABLE_QUEUES[HEALTH_QUEUE], handle, prefetch=1)
+    subscription = await bus.subscribe(HEALTH_QUEUE, handlers.routing_keys(), handlers.bind(deps), prefetch=1)
     return RunningService(name="health", subscriptions=[subscription])

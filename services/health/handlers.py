@@ -15,11 +15,9 @@ failed publish sends what is missing (at the price of a repeated assessment, nev
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from contracts.events import (
-    Event,
     EventEnvelope,
     TrialCompleted,
     TrialEpochCompleted,
@@ -35,13 +33,13 @@ from contracts.telemetry import EpochTelemetry, TrialMetrics
 from services.health.alerts import alert_key, detect_alerts, latest_alerts
 from services.health.overall import HealthWeights, assess
 from services.health.state import HealthState
+from services.runtime.bus.port import Publish
 from services.runtime.errors import FatalError
+from services.runtime.handlers import HandlerTable
 
 log = logging.getLogger(__name__)
 
 SOURCE = "health"
-
-Publish = Callable[[EventEnvelope], Awaitable[None]]
 
 
 @dataclass
@@ -51,6 +49,10 @@ class HealthDeps:
     state: HealthState
 
 
+handlers: HandlerTable[HealthDeps] = HandlerTable("health")
+
+
+@handlers.on(TrialEpochCompleted)
 async def on_epoch_completed(event: TrialEpochCompleted, deps: HealthDeps) -> None:
     trial_id = _trial_id(event)
     trial = deps.state.record(trial_id, event.data.trial_number, event.data.telemetry)
@@ -64,19 +66,13 @@ async def on_epoch_completed(event: TrialEpochCompleted, deps: HealthDeps) -> No
         key = alert_key(alert)
         if key in trial.alerted:
             continue
-        await deps.publish(
-            TrialHealthAlert(
-                source=SOURCE,
-                study_id=event.study_id,
-                trial_id=trial_id,
-                correlation_id=event.correlation_id,
-                data=TrialHealthAlertData(trial_number=trial.trial_number, alert=alert),
-            )
-        )
+        data = TrialHealthAlertData(trial_number=trial.trial_number, alert=alert)
+        await deps.publish(event.follow_up(TrialHealthAlert, data, source=SOURCE))
         trial.alerted.add(key)
         log.info("trial %s: %s alert: %s", trial_id, alert.kind.value, alert.message)
 
 
+@handlers.on(TrialCompleted)
 async def on_trial_completed(event: TrialCompleted, deps: HealthDeps) -> None:
     trial_id = _trial_id(event)
     if deps.state.is_finished(trial_id):
@@ -88,6 +84,7 @@ async def on_trial_completed(event: TrialCompleted, deps: HealthDeps) -> None:
     await _final(event, event.data.trial_number, epochs, metrics, last_epoch, deps)
 
 
+@handlers.on(TrialPruned, TrialFailed)
 async def on_trial_ended(event: TrialPruned | TrialFailed, deps: HealthDeps) -> None:
     """Pruned or failed: a final assessment from the epochs seen, when there is at least one."""
     trial_id = _trial_id(event)
@@ -100,22 +97,12 @@ async def on_trial_ended(event: TrialPruned | TrialFailed, deps: HealthDeps) -> 
         deps.state.finish(trial_id)
 
 
-async def dispatch(event: Event, deps: HealthDeps) -> None:
-    """Route one event to its handler; other event types are ignored."""
-    if isinstance(event, TrialEpochCompleted):
-        await on_epoch_completed(event, deps)
-    elif isinstance(event, TrialCompleted):
-        await on_trial_completed(event, deps)
-    elif isinstance(event, TrialPruned | TrialFailed):
-        await on_trial_ended(event, deps)
-
-
 # ---- internals ------------------------------------------------------------------------------
 
 
 def _trial_id(event: EventEnvelope) -> str:
     if event.trial_id is None:
-        raise FatalError(f"{getattr(event, 'type', 'event')} {event.id} has no trial_id")
+        raise FatalError(f"{event.type} {event.id} has no trial_id")
     return event.trial_id
 
 
@@ -140,12 +127,5 @@ async def _final(
 async def _publish_assessment(
     cause: EventEnvelope, trial_number: int, epoch: int, final: bool, assessment: HealthAssessment, deps: HealthDeps
 ) -> None:
-    await deps.publish(
-        TrialHealthAssessed(
-            source=SOURCE,
-            study_id=cause.study_id,
-            trial_id=cause.trial_id,
-            correlation_id=cause.correlation_id,
-            data=TrialHealthAssessedData(trial_number=trial_number, epoch=epoch, final=final, assessment=assessment),
-        )
-    )
+    data = TrialHealthAssessedData(trial_number=trial_number, epoch=epoch, final=final, assessment=assessment)
+    await deps.publish(cause.follow_up(TrialHealthAssessed, data, source=SOURCE))

@@ -1,4 +1,4 @@
-"""Wires the reporter: one queue, ``reporter``, bound to every event (``#``), prefetch 1.
+"""Wires the reporter: one queue, ``reporter``, bound to every event it projects, prefetch 1.
 
 The read-model database must be migrated first (``services.runtime.db.migrate.upgrade``); the
 composition root does that, since it also builds the repository.
@@ -6,9 +6,8 @@ composition root does that, since it also builds the repository.
 
 from __future__ import annotations
 
-from contracts.events import Event
-from contracts.topology import DURABLE_QUEUES, REPORTER_QUEUE
-from services.reporter.projections import ReporterDeps, handle
+from contracts.topology import REPORTER_QUEUE
+from services.reporter.projections import ReporterDeps, handlers
 from services.reporter.settings import ReporterSettings
 from services.runtime.artifacts.port import ArtifactStore
 from services.runtime.bus.port import Bus
@@ -21,9 +20,5 @@ async def start(
 ) -> RunningService:
     """Subscribe the reporter's projections; stop them with ``RunningService.stop()``."""
     deps = ReporterDeps(publish=bus.publish, repository=repository, artifacts=artifacts, settings=settings)
-
-    async def dispatch(event: Event) -> None:
-        await handle(event, deps)
-
-    subscription = await bus.subscribe(REPORTER_QUEUE, DURABLE_QUEUES[REPORTER_QUEUE], dispatch, prefetch=1)
+    subscription = await bus.subscribe(REPORTER_QUEUE, handlers.routing_keys(), handlers.bind(deps), prefetch=1)
     return RunningService(name="reporter", subscriptions=[subscription])

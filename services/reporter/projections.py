@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,7 +21,6 @@ from contracts.enums import TrialState
 from contracts.events import (
     ArtifactStored,
     ArtifactStoredData,
-    Event,
     EventEnvelope,
     ReportReady,
     ReportReadyData,
@@ -40,9 +39,11 @@ from services.reporter.build import BuiltResults, build_results
 from services.reporter.scoring import ScoringRule, is_health_final, score_trial
 from services.reporter.settings import ReporterSettings
 from services.runtime.artifacts.port import ArtifactStore
+from services.runtime.bus.port import Publish
 from services.runtime.db.records import TrialRecord
 from services.runtime.db.repository import ReadModelRepository
 from services.runtime.errors import FatalError, RetryableError
+from services.runtime.handlers import HandlerTable
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +58,6 @@ _STATE_RANK = {
     TrialState.FAILED: 2,
 }
 
-Publish = Callable[[EventEnvelope], Awaitable[None]]
 Apply = Callable[[ReadModelRepository], None]
 
 
@@ -77,7 +77,7 @@ async def _once(event: EventEnvelope, deps: ReporterDeps, apply: Apply) -> bool:
 
 def _trial_id(event: EventEnvelope) -> str:
     if not event.trial_id:
-        raise FatalError(f"{event.type} event {event.id} carries no trial_id")  # type: ignore[attr-defined]
+        raise FatalError(f"{event.type} event {event.id} carries no trial_id")
     return event.trial_id
 
 
@@ -111,7 +111,10 @@ def derived_id(cause: EventEnvelope, what: str) -> str:
 
 # ---- handlers --------------------------------------------------------------------------------
 
+handlers: HandlerTable[ReporterDeps] = HandlerTable("reporter")
 
+
+@handlers.on(StudyCreated)
 async def on_study_created(event: StudyCreated, deps: ReporterDeps) -> None:
     config = event.data.config
 
@@ -129,6 +132,7 @@ async def on_study_created(event: StudyCreated, deps: ReporterDeps) -> None:
     await _once(event, deps, apply)
 
 
+@handlers.on(TrialRequested)
 async def on_trial_requested(event: TrialRequested, deps: ReporterDeps) -> None:
     trial_id, data = _trial_id(event), event.data
 
@@ -141,6 +145,7 @@ async def on_trial_requested(event: TrialRequested, deps: ReporterDeps) -> None:
     await _once(event, deps, apply)
 
 
+@handlers.on(TrialStarted)
 async def on_trial_started(event: TrialStarted, deps: ReporterDeps) -> None:
     trial_id, data = _trial_id(event), event.data
     fields: dict[str, Any] = {"number": data.trial_number, "trainer_id": data.trainer_id, "started_at": event.time}
@@ -158,6 +163,7 @@ async def on_trial_started(event: TrialStarted, deps: ReporterDeps) -> None:
     await _once(event, deps, apply)
 
 
+@handlers.on(TrialEpochCompleted)
 async def on_epoch_completed(event: TrialEpochCompleted, deps: ReporterDeps) -> None:
     trial_id, data = _trial_id(event), event.data
     telemetry = data.telemetry
@@ -186,6 +192,7 @@ async def on_epoch_completed(event: TrialEpochCompleted, deps: ReporterDeps) -> 
     await _once(event, deps, apply)
 
 
+@handlers.on(TrialCompleted)
 async def on_trial_completed(event: TrialCompleted, deps: ReporterDeps) -> None:
     trial_id, data = _trial_id(event), event.data
     metrics = data.metrics
@@ -212,6 +219,7 @@ async def on_trial_completed(event: TrialCompleted, deps: ReporterDeps) -> None:
     await _once(event, deps, apply)
 
 
+@handlers.on(TrialPruned)
 async def on_trial_pruned(event: TrialPruned, deps: ReporterDeps) -> None:
     trial_id, data = _trial_id(event), event.data
     fields: dict[str, Any] = {
@@ -228,6 +236,7 @@ async def on_trial_pruned(event: TrialPruned, deps: ReporterDeps) -> None:
     await _once(event, deps, lambda repo: repo.upsert_trial(trial_id, event.study_id, **fields))
 
 
+@handlers.on(TrialFailed)
 async def on_trial_failed(event: TrialFailed, deps: ReporterDeps) -> None:
     trial_id, data = _trial_id(event), event.data
     fields: dict[str, Any] = {
@@ -248,6 +257,7 @@ async def on_trial_failed(event: TrialFailed, deps: ReporterDeps) -> None:
     await _once(event, deps, apply)
 
 
+@handlers.on(TrialHealthAssessed)
 async def on_health_assessed(event: TrialHealthAssessed, deps: ReporterDeps) -> None:
     trial_id, data = _trial_id(event), event.data
     health = data.assessment.model_dump(mode="json") | {"epoch": data.epoch, "final": data.final}
@@ -268,6 +278,7 @@ async def on_health_assessed(event: TrialHealthAssessed, deps: ReporterDeps) -> 
     await _once(event, deps, apply)
 
 
+@handlers.on(TrialHealthAlert)
 async def on_health_alert(event: TrialHealthAlert, deps: ReporterDeps) -> None:
     trial_id, data = _trial_id(event), event.data
     alert = data.alert
@@ -287,6 +298,7 @@ async def on_health_alert(event: TrialHealthAlert, deps: ReporterDeps) -> None:
     await _once(event, deps, apply)
 
 
+@handlers.on(ArtifactStored)
 async def on_artifact_stored(event: ArtifactStored, deps: ReporterDeps) -> None:
     data = event.data
     await _once(
@@ -298,6 +310,7 @@ async def on_artifact_stored(event: ArtifactStored, deps: ReporterDeps) -> None:
     )
 
 
+@handlers.on(StudyCompleted)
 async def on_study_completed(event: StudyCompleted, deps: ReporterDeps) -> None:
     repo, data = deps.repository, event.data
     if await asyncio.to_thread(repo.is_processed, CONSUMER, event.id):
@@ -329,46 +342,12 @@ async def on_study_completed(event: StudyCompleted, deps: ReporterDeps) -> None:
 
 async def _announce(cause: StudyCompleted, built: BuiltResults, deps: ReporterDeps) -> None:
     log.info("results of study %s written to %s", cause.study_id, built.results_dir)
-    await deps.publish(
-        ArtifactStored(
-            id=derived_id(cause, "artifact.stored"),
-            source=SOURCE,
-            study_id=cause.study_id,
-            data=ArtifactStoredData(key=built.bundle_key, kind="report_bundle", size_bytes=built.bundle_size),
-        )
+    stored = ArtifactStoredData(key=built.bundle_key, kind="report_bundle", size_bytes=built.bundle_size)
+    await deps.publish(cause.follow_up(ArtifactStored, stored, source=SOURCE, id=derived_id(cause, "artifact.stored")))
+    ready = ReportReadyData(
+        results_dir=str(built.results_dir),
+        bundle_key=built.bundle_key,
+        bundle_path=str(built.zip_path),
+        best_trial_number=built.best_trial_number,
     )
-    await deps.publish(
-        ReportReady(
-            id=derived_id(cause, "report.ready"),
-            source=SOURCE,
-            study_id=cause.study_id,
-            data=ReportReadyData(
-                results_dir=str(built.results_dir),
-                bundle_key=built.bundle_key,
-                bundle_path=str(built.zip_path),
-                best_trial_number=built.best_trial_number,
-            ),
-        )
-    )
-
-
-HANDLERS: dict[str, Callable[[Any, ReporterDeps], Awaitable[None]]] = {
-    "study.created": on_study_created,
-    "trial.requested": on_trial_requested,
-    "trial.started": on_trial_started,
-    "trial.epoch_completed": on_epoch_completed,
-    "trial.completed": on_trial_completed,
-    "trial.pruned": on_trial_pruned,
-    "trial.failed": on_trial_failed,
-    "trial.health_assessed": on_health_assessed,
-    "trial.health_alert": on_health_alert,
-    "artifact.stored": on_artifact_stored,
-    "study.completed": on_study_completed,
-}
-
-
-async def handle(event: Event, deps: ReporterDeps) -> None:
-    """Route one event to its projection; events the reporter does not project are ignored."""
-    handler = HANDLERS.get(event.type)
-    if handler is not None:
-        await handler(event, deps)
+    await deps.publish(cause.follow_up(ReportReady, ready, source=SOURCE, id=derived_id(cause, "report.ready")))

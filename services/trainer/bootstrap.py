@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import asyncio
 
-from contracts.topology import DURABLE_QUEUES, TRAINER_WORK_QUEUE
+from contracts.topology import TRAINER_WORK_QUEUE
 from services.runtime.artifacts.port import ArtifactStore
 from services.runtime.bus.port import Bus
 from services.runtime.service import RunningService
 from services.trainer.dataset_cache import DatasetCache, shared_cache
-from services.trainer.handlers import TrainerWorker
+from services.trainer.handlers import TrainerDeps, control_handlers, work_handlers
 from services.trainer.outcome import TrialRunner
 from services.trainer.settings import TrainerSettings
 
@@ -29,15 +29,24 @@ def make_runner(settings: TrainerSettings, artifacts: ArtifactStore, cache: Data
     return KerasTrialRunner(settings, artifacts, cache)
 
 
+def control_queue(trainer_id: str) -> str:
+    """The exclusive queue carrying ``trial.control`` to one trainer."""
+    return f"trainer.control.{trainer_id}"
+
+
 async def start(
     bus: Bus, artifacts: ArtifactStore, settings: TrainerSettings, cache: DatasetCache | None = None
 ) -> RunningService:
     runner = make_runner(settings, artifacts, cache or shared_cache())
-    worker = TrainerWorker(bus, runner, settings)
+    deps = TrainerDeps(publish=bus.publish, runner=runner, settings=settings)
     control = await bus.subscribe(
-        f"trainer.control.{settings.trainer_id}", ["trial.control"], worker.on_control, prefetch=100, exclusive=True
+        control_queue(settings.trainer_id),
+        control_handlers.routing_keys(),
+        control_handlers.bind(deps),
+        prefetch=100,
+        exclusive=True,
     )
-    work = await bus.subscribe(TRAINER_WORK_QUEUE, DURABLE_QUEUES[TRAINER_WORK_QUEUE], worker.on_request, prefetch=1)
+    work = await bus.subscribe(TRAINER_WORK_QUEUE, work_handlers.routing_keys(), work_handlers.bind(deps), prefetch=1)
 
     async def close_runner() -> None:
         await asyncio.to_thread(runner.close)

@@ -9,14 +9,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
-from typing import Any, TypeVar
+from dataclasses import dataclass, field
 
 from contracts.events import (
     ArtifactStored,
     ArtifactStoredData,
-    Event,
-    EventEnvelope,
     TrialCompleted,
     TrialCompletedData,
     TrialControl,
@@ -33,7 +30,8 @@ from contracts.events import (
     TrialStartedData,
 )
 from contracts.telemetry import EpochTelemetry
-from services.runtime.bus.port import Bus
+from services.runtime.bus.port import Publish
+from services.runtime.handlers import HandlerTable
 from services.trainer.control import ControlBoard, ControlRequest
 from services.trainer.outbox import Outbox
 from services.trainer.outcome import OutcomeKind, TrialHooks, TrialJob, TrialOutcome, TrialRunner
@@ -41,118 +39,125 @@ from services.trainer.settings import TrainerSettings
 
 log = logging.getLogger(__name__)
 SOURCE = "trainer"
-E = TypeVar("E", bound=EventEnvelope)
 
 
-class TrainerWorker:
-    def __init__(self, bus: Bus, runner: TrialRunner, settings: TrainerSettings) -> None:
-        self._bus = bus
-        self._runner = runner
-        self._settings = settings
-        self.board = ControlBoard()
+@dataclass
+class TrainerDeps:
+    publish: Publish
+    runner: TrialRunner
+    settings: TrainerSettings
+    board: ControlBoard = field(default_factory=ControlBoard)
 
-    async def on_control(self, event: Event) -> None:
-        if isinstance(event, TrialControl) and event.trial_id:
-            self.board.request(event.trial_id, event.data.action, event.data.reason)
 
-    async def on_request(self, event: Event) -> None:
-        if not isinstance(event, TrialRequested) or event.trial_id is None:
-            return
-        job = TrialJob(study_id=event.study_id, trial_id=event.trial_id, request=event.data)
-        cancelled = self.board.pending(job.trial_id)
-        if cancelled is not None:  # stopped while it waited in the work queue: say so, or the study waits on it
-            log.info("trial %d was cancelled before it started", job.request.trial_number)
-            self.board.forget(job.trial_id)
-            reason = f"cancelled before it started: {cancelled.reason}"
-            data = TrialFailedData(
-                trainer_id=self._settings.trainer_id, trial_number=job.request.trial_number, reason=reason
+work_handlers: HandlerTable[TrainerDeps] = HandlerTable("trainer.work")
+"""The shared work queue: one trial at a time."""
+control_handlers: HandlerTable[TrainerDeps] = HandlerTable("trainer.control")
+"""This trainer's own control feed (an exclusive queue): prune and stop requests."""
+
+
+@control_handlers.on(TrialControl)
+async def on_trial_control(event: TrialControl, deps: TrainerDeps) -> None:
+    if event.trial_id:
+        deps.board.request(event.trial_id, event.data.action, event.data.reason)
+
+
+@work_handlers.on(TrialRequested)
+async def on_trial_requested(event: TrialRequested, deps: TrainerDeps) -> None:
+    if event.trial_id is None:
+        return
+    job = TrialJob(study_id=event.study_id, trial_id=event.trial_id, request=event.data)
+    trainer_id = deps.settings.trainer_id
+    number = job.request.trial_number
+    cancelled = deps.board.pending(job.trial_id)
+    if cancelled is not None:  # stopped while it waited in the work queue: say so, or the study waits on it
+        log.info("trial %d was cancelled before it started", number)
+        deps.board.forget(job.trial_id)
+        reason = f"cancelled before it started: {cancelled.reason}"
+        await deps.publish(
+            event.follow_up(
+                TrialFailed, TrialFailedData(trainer_id=trainer_id, trial_number=number, reason=reason), source=SOURCE
             )
-            await self._bus.publish(TrialFailed(source=SOURCE, study_id=job.study_id, trial_id=job.trial_id, data=data))
-            return
-        outbox = Outbox(self._bus.publish)
-        current_epoch = 0
-        trainer_id = self._settings.trainer_id
-        number = job.request.trial_number
+        )
+        return
+    outbox = Outbox(deps.publish)
+    current_epoch = 0
 
-        def envelope(cls: Callable[..., E], data: object) -> E:
-            return cls(source=SOURCE, study_id=job.study_id, trial_id=job.trial_id, data=data)
+    def started(architecture: str, parameter_count: int) -> None:
+        data = TrialStartedData(
+            trainer_id=trainer_id,
+            trial_number=number,
+            attempt=job.request.attempt,
+            architecture=architecture,
+            parameter_count=parameter_count,
+        )
+        outbox.put_threadsafe(event.follow_up(TrialStarted, data, source=SOURCE))
 
-        def started(architecture: str, parameter_count: int) -> None:
-            data = TrialStartedData(
-                trainer_id=trainer_id,
-                trial_number=number,
-                attempt=job.request.attempt,
-                architecture=architecture,
-                parameter_count=parameter_count,
-            )
-            outbox.put_threadsafe(envelope(TrialStarted, data))
+    def epoch_completed(telemetry: EpochTelemetry) -> None:
+        nonlocal current_epoch
+        current_epoch = telemetry.epoch
+        data = TrialEpochCompletedData(
+            trainer_id=trainer_id, trial_number=number, max_epochs=job.request.max_epochs, telemetry=telemetry
+        )
+        outbox.put_threadsafe(event.follow_up(TrialEpochCompleted, data, source=SOURCE))
 
-        def epoch_completed(telemetry: EpochTelemetry) -> None:
-            nonlocal current_epoch
-            current_epoch = telemetry.epoch
-            data = TrialEpochCompletedData(
-                trainer_id=trainer_id, trial_number=number, max_epochs=job.request.max_epochs, telemetry=telemetry
-            )
-            outbox.put_threadsafe(envelope(TrialEpochCompleted, data))
+    def control() -> ControlRequest | None:
+        return deps.board.pending(job.trial_id)
 
-        def control() -> ControlRequest | None:
-            return self.board.pending(job.trial_id)
+    async def heartbeat() -> None:
+        while True:
+            await asyncio.sleep(deps.settings.heartbeat_seconds)
+            beat = TrialHeartbeatData(trainer_id=trainer_id, epoch=current_epoch)
+            await deps.publish(event.follow_up(TrialHeartbeat, beat, source=SOURCE))
 
-        async def heartbeat() -> None:
-            while True:
-                await asyncio.sleep(self._settings.heartbeat_seconds)
-                await self._bus.publish(
-                    envelope(TrialHeartbeat, TrialHeartbeatData(trainer_id=trainer_id, epoch=current_epoch))
-                )
-
-        log.info("trial %d started (attempt %d)", number, job.request.attempt)
-        beating = asyncio.create_task(heartbeat(), name=f"heartbeat-{job.trial_id}")
+    log.info("trial %d started (attempt %d)", number, job.request.attempt)
+    beating = asyncio.create_task(heartbeat(), name=f"heartbeat-{job.trial_id}")
+    try:
+        hooks = TrialHooks(started=started, epoch_completed=epoch_completed, control=control)
         try:
-            hooks = TrialHooks(started=started, epoch_completed=epoch_completed, control=control)
-            try:
-                outcome = await asyncio.to_thread(self._runner.run, job, hooks)
-            except Exception as exc:  # a fault of this trainer, not of the trial's message: report, don't redeliver
-                log.exception("trial %d: the trainer failed to run it", number)
-                reason = f"trainer {trainer_id} could not run the trial: {type(exc).__name__}: {exc}"
-                outcome = TrialOutcome(OutcomeKind.FAILED, current_epoch, reason=reason)
-        finally:
-            beating.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await beating
-            self.board.forget(job.trial_id)
-            await outbox.drain()
-        await self._report(job, outcome, envelope)
+            outcome = await asyncio.to_thread(deps.runner.run, job, hooks)
+        except Exception as exc:  # a fault of this trainer, not of the trial's message: report, don't redeliver
+            log.exception("trial %d: the trainer failed to run it", number)
+            reason = f"trainer {trainer_id} could not run the trial: {type(exc).__name__}: {exc}"
+            outcome = TrialOutcome(OutcomeKind.FAILED, current_epoch, reason=reason)
+    finally:
+        beating.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await beating
+        deps.board.forget(job.trial_id)
+        await outbox.drain()
+    await _report(event, outcome, deps)
 
-    async def _report(self, job: TrialJob, outcome: TrialOutcome, envelope: Any) -> None:
-        trainer_id = self._settings.trainer_id
-        number = job.request.trial_number
-        if outcome.kind is OutcomeKind.COMPLETED and outcome.metrics is not None:
-            if outcome.model_key:
-                stored = ArtifactStoredData(key=outcome.model_key, kind="model", size_bytes=outcome.model_size_bytes)
-                await self._bus.publish(envelope(ArtifactStored, stored))
-            data = TrialCompletedData(
-                trainer_id=trainer_id,
-                trial_number=number,
-                metrics=outcome.metrics,
-                model_key=outcome.model_key,
-                architecture=outcome.architecture,
-                stopped_early=outcome.stopped_early,
-            )
-            log.info("trial %d completed: val_accuracy %.4f", number, outcome.metrics.val_accuracy)
-            await self._bus.publish(envelope(TrialCompleted, data))
-        elif outcome.kind is OutcomeKind.PRUNED:
-            pruned = TrialPrunedData(
-                trainer_id=trainer_id,
-                trial_number=number,
-                epoch=outcome.epochs_trained,
-                reason=outcome.reason,
-                last_val_accuracy=outcome.last_val_accuracy,
-            )
-            log.info("trial %d pruned after epoch %d", number, outcome.epochs_trained)
-            await self._bus.publish(envelope(TrialPruned, pruned))
-        else:
-            failed = TrialFailedData(
-                trainer_id=trainer_id, trial_number=number, reason=outcome.reason, epochs_trained=outcome.epochs_trained
-            )
-            log.warning("trial %d failed: %s", number, outcome.reason)
-            await self._bus.publish(envelope(TrialFailed, failed))
+
+async def _report(request: TrialRequested, outcome: TrialOutcome, deps: TrainerDeps) -> None:
+    trainer_id = deps.settings.trainer_id
+    number = request.data.trial_number
+    if outcome.kind is OutcomeKind.COMPLETED and outcome.metrics is not None:
+        if outcome.model_key:
+            stored = ArtifactStoredData(key=outcome.model_key, kind="model", size_bytes=outcome.model_size_bytes)
+            await deps.publish(request.follow_up(ArtifactStored, stored, source=SOURCE))
+        data = TrialCompletedData(
+            trainer_id=trainer_id,
+            trial_number=number,
+            metrics=outcome.metrics,
+            model_key=outcome.model_key,
+            architecture=outcome.architecture,
+            stopped_early=outcome.stopped_early,
+        )
+        log.info("trial %d completed: val_accuracy %.4f", number, outcome.metrics.val_accuracy)
+        await deps.publish(request.follow_up(TrialCompleted, data, source=SOURCE))
+    elif outcome.kind is OutcomeKind.PRUNED:
+        pruned = TrialPrunedData(
+            trainer_id=trainer_id,
+            trial_number=number,
+            epoch=outcome.epochs_trained,
+            reason=outcome.reason,
+            last_val_accuracy=outcome.last_val_accuracy,
+        )
+        log.info("trial %d pruned after epoch %d", number, outcome.epochs_trained)
+        await deps.publish(request.follow_up(TrialPruned, pruned, source=SOURCE))
+    else:
+        failed = TrialFailedData(
+            trainer_id=trainer_id, trial_number=number, reason=outcome.reason, epochs_trained=outcome.epochs_trained
+        )
+        log.warning("trial %d failed: %s", number, outcome.reason)
+        await deps.publish(request.follow_up(TrialFailed, failed, source=SOURCE))

@@ -8,12 +8,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from services.runtime.bus.memory import InMemoryBus
-from services.runtime.bus.port import Bus, DeadLetter, Handler, Subscription
+from services.runtime.bus.port import Bus, DeadLetter, Handler, Publish, Subscription
 
 if TYPE_CHECKING:
     from services.runtime.bus.amqp import AmqpBus
 
-__all__ = ["AmqpBus", "Bus", "DeadLetter", "Handler", "InMemoryBus", "Subscription"]
+__all__ = ["AmqpBus", "Bus", "DeadLetter", "Handler", "InMemoryBus", "Publish", "Subscription"]
 
 
 def __getattr__(name: str) -> object:

@@ -38,10 +38,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections import OrderedDict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from enum import Enum
 from typing import Any, TypeVar
 
 import aio_pika
@@ -56,9 +54,18 @@ from aio_pika.abc import (
 )
 from pydantic import ValidationError
 
-from contracts.events import Event, EventEnvelope, encode_event, parse_event
+from contracts.events import EventEnvelope, encode_event, parse_event
+from services.runtime.bus.delivery import (
+    REASON_MAX_CHARS,
+    DeadLetterHook,
+    Outcome,
+    ProcessedIds,
+    Verdict,
+    malformed,
+    run_handler,
+)
 from services.runtime.bus.port import DEFAULT_MAX_DELIVERIES, DeadLetter, Handler
-from services.runtime.errors import FatalError, RetryableError, TrialFailure
+from services.runtime.errors import RetryableError
 
 log = logging.getLogger(__name__)
 
@@ -70,8 +77,6 @@ JSON = "application/json"
 
 _T = TypeVar("_T")
 
-_PROCESSED_IDS_KEPT = 100_000
-_REASON_MAX_CHARS = 2_000
 _PUBLISH_ATTEMPTS = 3
 _RECONNECT_WAIT_S = 10.0
 # Broker and connection failures (OSError covers connection errors and timeouts; a closed channel is a RuntimeError).
@@ -83,28 +88,13 @@ def dead_letter_queue(queue: str) -> str:
     return f"{queue}.dead"
 
 
-class _Verdict(Enum):
-    ACK = "ack"
-    RETRY = "retry"
-    DEAD = "dead"
-
-
 @dataclass
 class _QueueState:
     """What this process knows about one queue: its local consumers and the event ids they handled."""
 
     exclusive: bool
     consumers: int = 0
-    processed: OrderedDict[str, None] = field(default_factory=OrderedDict)
-    in_flight: set[str] = field(default_factory=set)
-
-    def seen(self, event_id: str) -> bool:
-        return event_id in self.processed or event_id in self.in_flight
-
-    def remember(self, event_id: str) -> None:
-        self.processed[event_id] = None
-        while len(self.processed) > _PROCESSED_IDS_KEPT:
-            self.processed.popitem(last=False)
+    processed: ProcessedIds = field(default_factory=ProcessedIds)
 
 
 class _Consumer:
@@ -178,56 +168,41 @@ class _Consumer:
         try:
             event = parse_event(message.body)
         except ValidationError as exc:
-            await self._dead_letter(message, f"malformed message: {_first_error(exc)}", deliveries)
+            await self._settle(message, malformed(exc), deliveries)
             return
-        if self._state.seen(event.id):
+        if not self._state.processed.claim(event.id):
             await message.ack()  # a duplicate: acked without running the handler
             return
-        self._state.in_flight.add(event.id)
+        outcome = Outcome(Verdict.RETRY, "interrupted")
         try:
-            verdict, reason = await self._handle(event)
-            if verdict is _Verdict.ACK:
-                self._state.remember(event.id)
+            outcome = (await run_handler(self._handler, event, self.queue_name)).after(deliveries, self._max_deliveries)
         finally:
-            self._state.in_flight.discard(event.id)
-        await self._settle(message, verdict, reason, deliveries)
+            self._state.processed.settle(event.id, outcome)
+        await self._settle(message, outcome, deliveries)
 
-    async def _handle(self, event: Event) -> tuple[_Verdict, str]:
-        try:
-            await self._handler(event)
-        except TrialFailure as exc:
-            log.warning("queue %s: trial failure handled as final: %s", self.queue_name, exc)
-        except FatalError as exc:
-            return _Verdict.DEAD, f"fatal: {exc}"
-        except Exception as exc:
-            return _Verdict.RETRY, f"{type(exc).__name__}: {exc}"
-        return _Verdict.ACK, ""
-
-    async def _settle(self, message: AbstractIncomingMessage, verdict: _Verdict, reason: str, deliveries: int) -> None:
-        if verdict is _Verdict.ACK:
+    async def _settle(self, message: AbstractIncomingMessage, outcome: Outcome, deliveries: int) -> None:
+        if outcome.verdict is Verdict.ACK:
             await message.ack()
-        elif verdict is _Verdict.DEAD:
-            await self._dead_letter(message, reason, deliveries)
-        elif deliveries >= self._max_deliveries:
-            await self._dead_letter(message, f"gave up after {deliveries} deliveries: {reason}", deliveries)
+        elif outcome.verdict is Verdict.DEAD:
+            await self._dead_letter(message, outcome, deliveries)
         else:
             delay = self._bus.retry_delay(deliveries)
-            log.warning("queue %s: handler error, retrying in %.1fs (%s)", self.queue_name, delay, reason)
+            log.warning("queue %s: handler error, retrying in %.1fs (%s)", self.queue_name, delay, outcome.reason)
             await asyncio.sleep(delay)  # holds this consumer's prefetch slot: an outage pauses consumption
             await self._bus._send_to_queue(self.queue_name, _copy(message, {DELIVERIES_HEADER: deliveries}))
             await message.ack()
 
-    async def _dead_letter(self, message: AbstractIncomingMessage, reason: str, deliveries: int) -> None:
-        log.error("queue %s: dead-lettering message: %s", self.queue_name, reason)
+    async def _dead_letter(self, message: AbstractIncomingMessage, outcome: Outcome, deliveries: int) -> None:
+        log.error("queue %s: dead-lettering message: %s", self.queue_name, outcome.reason)
         headers = {
-            REASON_HEADER: reason[:_REASON_MAX_CHARS],
+            REASON_HEADER: outcome.reason[:REASON_MAX_CHARS],
             DELIVERIES_HEADER: deliveries,
             QUEUE_HEADER: self.queue_name,
         }
         await self._bus._send_to_queue(dead_letter_queue(self.queue_name), _copy(message, headers))
         await message.ack()
-        if self._bus.on_dead_letter is not None:
-            self._bus.on_dead_letter(self.queue_name, reason)
+        if self._bus.on_dead_letter is not None and outcome.cause is not None:
+            self._bus.on_dead_letter(self.queue_name, outcome.cause, outcome.reason)
 
 
 class AmqpBus:
@@ -241,13 +216,13 @@ class AmqpBus:
         queue_prefix: str = "",
         retry_backoff_seconds: float = 1.0,
         max_retry_delay_seconds: float = 15.0,
-        on_dead_letter: Callable[[str, str], None] | None = None,
+        on_dead_letter: DeadLetterHook | None = None,
     ) -> None:
         """``queue_prefix`` is put before every queue name: deployments (or test runs) sharing one broker
         keep apart by using their own exchange and prefix. A failed delivery is retried after
         ``retry_backoff_seconds x 2^(n-1)`` (at most ``max_retry_delay_seconds``), so that a database
         restart pauses a consumer instead of exhausting its deliveries into the dead-letter queue.
-        ``on_dead_letter(queue, reason)`` is called for every message moved to a dead-letter queue."""
+        ``on_dead_letter(queue, cause, reason)`` is called for every message moved to a dead-letter queue."""
         self._url = url
         self.on_dead_letter = on_dead_letter
         self._retry_backoff = retry_backoff_seconds
@@ -295,8 +270,8 @@ class AmqpBus:
             await connection.close()
 
     async def publish(self, event: EventEnvelope) -> None:
-        message = _message(encode_event(event), message_id=event.id, type_=event.type)  # type: ignore[attr-defined]
-        await self._publish(self._require(self._exchange), message, event.type)  # type: ignore[attr-defined]
+        message = _message(encode_event(event), message_id=event.id, type_=event.type)
+        await self._publish(self._require(self._exchange), message, event.type)
 
     async def publish_raw(self, routing_key: str, body: bytes) -> None:
         await self._publish(self._require(self._exchange), _message(body, type_=routing_key), routing_key)
@@ -451,9 +426,3 @@ def _dead_letter_of(queue: str, message: AbstractIncomingMessage) -> DeadLetter:
     if isinstance(reason, bytes):
         reason = reason.decode(errors="replace")
     return DeadLetter(queue=queue, body=message.body, reason=str(reason), deliveries=_deliveries_so_far(message))
-
-
-def _first_error(exc: ValidationError) -> str:
-    err = exc.errors()[0]
-    where = ".".join(str(p) for p in err.get("loc", ())) or "body"
-    return f"{where}: {err.get('msg', 'invalid')}"

@@ -5,19 +5,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from pydantic import ValidationError
 
 from contracts.events import EventEnvelope, encode_event, parse_event
+from services.runtime.bus.delivery import (
+    DeadLetterHook,
+    Outcome,
+    ProcessedIds,
+    Verdict,
+    malformed,
+    run_handler,
+)
 from services.runtime.bus.port import DEFAULT_MAX_DELIVERIES, DeadLetter, Handler, topic_matches
-from services.runtime.errors import FatalError, TrialFailure
 
 log = logging.getLogger(__name__)
-
-_PROCESSED_IDS_KEPT = 100_000
 
 
 @dataclass
@@ -32,18 +36,12 @@ class _Queue:
     exclusive: bool
     bindings: list[str] = field(default_factory=list)
     pending: asyncio.Queue[_Message] = field(default_factory=asyncio.Queue)
-    processed: OrderedDict[str, None] = field(default_factory=OrderedDict)
-    in_flight_ids: set[str] = field(default_factory=set)
+    processed: ProcessedIds = field(default_factory=ProcessedIds)
     dead: list[DeadLetter] = field(default_factory=list)
     consumers: int = 0
 
     def accepts(self, routing_key: str) -> bool:
         return any(topic_matches(b, routing_key) for b in self.bindings)
-
-    def remember(self, event_id: str) -> None:
-        self.processed[event_id] = None
-        while len(self.processed) > _PROCESSED_IDS_KEPT:
-            self.processed.popitem(last=False)
 
 
 class _Consumer:
@@ -68,48 +66,39 @@ class _Consumer:
 
     async def _deliver(self, message: _Message) -> None:
         queue = self._queue
-        claimed: str | None = None  # the event id this delivery put in in_flight_ids, if any
         try:
             message.deliveries += 1
             try:
                 event = parse_event(message.body)
             except ValidationError as exc:
-                self._dead_letter(message, f"malformed message: {_first_error(exc)}")
+                self._settle(message, malformed(exc))
                 return
-            event_id = event.id
-            if event_id in queue.processed or event_id in queue.in_flight_ids:
+            if not queue.processed.claim(event.id):
                 return  # a duplicate: ack it without running the handler
-            queue.in_flight_ids.add(event_id)
-            claimed = event_id
             try:
-                await self._handler(event)
-            except TrialFailure as exc:
-                log.warning("queue %s: trial failure handled as final: %s", queue.name, exc)
-                queue.remember(event_id)
-            except FatalError as exc:
-                self._dead_letter(message, f"fatal: {exc}")
+                outcome = (await run_handler(self._handler, event, queue.name)).after(
+                    message.deliveries, self._max_deliveries
+                )
             except asyncio.CancelledError:
+                queue.processed.release(event.id)
                 queue.pending.put_nowait(message)
                 raise
-            except Exception as exc:
-                reason = f"{type(exc).__name__}: {exc}"
-                if message.deliveries >= self._max_deliveries:
-                    self._dead_letter(message, f"gave up after {message.deliveries} deliveries: {reason}")
-                else:
-                    log.warning("queue %s: handler error, requeueing (%s)", queue.name, reason)
-                    queue.pending.put_nowait(message)
-            else:
-                queue.remember(event_id)
+            queue.processed.settle(event.id, outcome)
+            self._settle(message, outcome)
         finally:
-            if claimed is not None:
-                queue.in_flight_ids.discard(claimed)
             self._bus._in_flight -= 1
             self._slots.release()
             self._bus._wake_idle_waiters()
 
-    def _dead_letter(self, message: _Message, reason: str) -> None:
-        log.error("queue %s: dead-lettering message: %s", self._queue.name, reason)
-        self._queue.dead.append(DeadLetter(self._queue.name, message.body, reason, message.deliveries))
+    def _settle(self, message: _Message, outcome: Outcome) -> None:
+        if outcome.verdict is Verdict.RETRY:
+            log.warning("queue %s: handler error, requeueing (%s)", self._queue.name, outcome.reason)
+            self._queue.pending.put_nowait(message)
+        elif outcome.verdict is Verdict.DEAD and outcome.cause is not None:
+            log.error("queue %s: dead-lettering message: %s", self._queue.name, outcome.reason)
+            self._queue.dead.append(DeadLetter(self._queue.name, message.body, outcome.reason, message.deliveries))
+            if self._bus.on_dead_letter is not None:
+                self._bus.on_dead_letter(self._queue.name, outcome.cause, outcome.reason)
 
     async def cancel(self) -> None:
         """Stop taking messages, wait for running handlers, and detach from the queue. Idempotent."""
@@ -131,16 +120,12 @@ class _Consumer:
             del self._bus._queues[self._queue.name]
 
 
-def _first_error(exc: ValidationError) -> str:
-    err = exc.errors()[0]
-    where = ".".join(str(p) for p in err.get("loc", ())) or "body"
-    return f"{where}: {err.get('msg', 'invalid')}"
-
-
 class InMemoryBus:
     """A Bus for one process. Safe to use from one event loop; publish from threads via the loop."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, on_dead_letter: DeadLetterHook | None = None) -> None:
+        """``on_dead_letter(queue, cause, reason)`` is called for every message moved to a dead-letter queue."""
+        self.on_dead_letter = on_dead_letter
         self._queues: dict[str, _Queue] = {}
         self._consumers: list[_Consumer] = []
         self._in_flight = 0
@@ -155,7 +140,7 @@ class InMemoryBus:
             await consumer.cancel()
 
     async def publish(self, event: EventEnvelope) -> None:
-        await self.publish_raw(event.type, encode_event(event))  # type: ignore[attr-defined]
+        await self.publish_raw(event.type, encode_event(event))
 
     async def publish_raw(self, routing_key: str, body: bytes) -> None:
         for queue in self._queues.values():

@@ -27,6 +27,10 @@ from typing import Protocol
 from contracts.events import Event, EventEnvelope
 
 Handler = Callable[[Event], Awaitable[None]]
+"""Consumes one delivered event."""
+
+Publish = Callable[[EventEnvelope], Awaitable[None]]
+"""Publishes one event durably (``Bus.publish``); what handlers' dependencies carry."""
 
 DEFAULT_MAX_DELIVERIES = 5
 

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from contracts.events import Event, EventEnvelope, TrialCompleted, TrialEpochCompleted, TrialFailed, TrialPruned
+from services.runtime.bus.delivery import DeadLetterCause
 from services.runtime.bus.port import DEFAULT_MAX_DELIVERIES, Bus, DeadLetter, Handler, Subscription
 
 LATENCY_BUCKETS = (0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30, 120)
@@ -52,10 +53,9 @@ class ServiceMetrics:
             "hpo_epoch_seconds", "Epoch duration.", buckets=EPOCH_BUCKETS, registry=self.registry
         )
 
-    def dead_lettered(self, queue: str, reason: str) -> None:
-        """Count one dead-lettered message by the first word of its reason (see the bus's reasons)."""
-        cause = "malformed" if reason.startswith("malformed") else "fatal" if reason.startswith("fatal") else "gave_up"
-        self.dead_lettered_total.labels(self.service, queue, cause).inc()
+    def dead_lettered(self, queue: str, cause: DeadLetterCause, reason: str) -> None:
+        """Count one dead-lettered message by its cause (a ``DeadLetterHook`` for the buses)."""
+        self.dead_lettered_total.labels(self.service, queue, cause.value).inc()
 
     def observe_event(self, event: Event) -> None:
         """Domain metrics read off the events a service sees."""
@@ -84,7 +84,7 @@ class InstrumentedBus:
 
     async def publish(self, event: EventEnvelope) -> None:
         await self._inner.publish(event)
-        self._metrics.published.labels(self._metrics.service, getattr(event, "type", "?")).inc()
+        self._metrics.published.labels(self._metrics.service, event.type).inc()
 
     async def publish_raw(self, routing_key: str, body: bytes) -> None:
         await self._inner.publish_raw(routing_key, body)

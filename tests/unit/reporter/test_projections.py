@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from contracts.enums import Mode
-from services.reporter.projections import CONSUMER, ReporterDeps, handle
+from services.reporter.projections import CONSUMER, ReporterDeps, handlers
 
 
 def _deps(reporter) -> ReporterDeps:
@@ -71,7 +71,7 @@ async def test_redelivered_events_change_nothing(reporter, three_trials) -> None
     deps = _deps(reporter)
     for event in script.events:  # as if the broker redelivered everything after a restart
         assert repo.is_processed(CONSUMER, event.id)
-        await handle(event, deps)
+        await handlers.dispatch(event, deps)
 
     after = (repo.list_trials("study-1"), repo.epochs_for_study("study-1"), repo.alerts_for_study("study-1"))
     assert after == before

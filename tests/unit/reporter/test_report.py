@@ -149,13 +149,13 @@ async def test_missing_model_artifact_is_reported_not_fatal(reporter, three_tria
 
 
 async def test_redelivered_study_completed_publishes_nothing_new(reporter, three_trials) -> None:
-    from services.reporter.projections import ReporterDeps, handle
+    from services.reporter.projections import ReporterDeps, handlers
 
     script = three_trials(Mode.HEALTH)
     await reporter.publish(script.events)
     published = len(reporter.published)
     deps = ReporterDeps(reporter.bus.publish, reporter.repository, reporter.artifacts, reporter.settings)
-    await handle(script.events[-1], deps)
+    await handlers.dispatch(script.events[-1], deps)
     await reporter.bus.wait_idle()
     assert len(reporter.published) == published
 

@@ -144,12 +144,13 @@ async def test_a_trial_stopped_while_queued_is_reported_failed_without_training(
 
 
 async def test_a_trainer_fault_is_reported_as_a_failed_trial_not_redelivered(tmp_path: Path) -> None:
-    from services.trainer.handlers import TrainerWorker
+    from services.trainer.handlers import TrainerDeps, work_handlers
+    from services.trainer.outcome import TrialHooks, TrialJob, TrialOutcome
 
     class BrokenRunner:
         calls = 0
 
-        def run(self, job: object, hooks: object) -> object:
+        def run(self, job: TrialJob, hooks: TrialHooks) -> TrialOutcome:
             BrokenRunner.calls += 1
             raise TypeError("cannot pickle '_thread.lock' object")
 
@@ -164,8 +165,8 @@ async def test_a_trainer_fault_is_reported_as_a_failed_trial_not_redelivered(tmp
 
     await bus.subscribe("observer", ["trial.failed"], observe, prefetch=10)
     settings = TrainerSettings(trainer_id="t-broken", work_dir=tmp_path)
-    worker = TrainerWorker(bus, BrokenRunner(), settings)  # type: ignore[arg-type]
-    await bus.subscribe("trainer.work", ["trial.requested"], worker.on_request)
+    deps = TrainerDeps(publish=bus.publish, runner=BrokenRunner(), settings=settings)
+    await bus.subscribe("trainer.work", work_handlers.routing_keys(), work_handlers.bind(deps))
     rig = Rig(bus, LocalArtifactStore(tmp_path / "a"))
     await rig.request("trial-7", params=SMALL_CNN)
     await bus.wait_idle()
