@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass, field
 
 from contracts.events import Event
-from contracts.topology import DURABLE_QUEUES, SCHEDULER_QUEUE
+from contracts.topology import SCHEDULER_QUEUE
 from services.runtime.bus.port import Bus
 from services.runtime.service import RunningService
-from services.scheduler.handlers import HANDLERS, SchedulerDeps, expire_leases, resume_studies
+from services.scheduler.handlers import SchedulerDeps, expire_leases, handlers, resume_studies
 from services.scheduler.leases import LeaseTable
 from services.scheduler.settings import SchedulerSettings
 from services.scheduler.study_runner import open_storage
@@ -17,15 +18,20 @@ from services.scheduler.study_runner import open_storage
 log = logging.getLogger(__name__)
 
 
-async def start(bus: Bus, settings: SchedulerSettings) -> RunningService:
+@dataclass
+class RunningScheduler(RunningService):
+    deps: SchedulerDeps = field(kw_only=True)
+    """What the scheduler holds in memory (its running studies, leases)."""
+
+
+async def start(bus: Bus, settings: SchedulerSettings) -> RunningScheduler:
     deps = SchedulerDeps(publish=bus.publish, settings=settings, leases=LeaseTable(settings.lease_seconds))
     lock = asyncio.Lock()
 
     async def dispatch(event: Event) -> None:
-        handler = HANDLERS.get(event.type)
-        if handler is not None:
-            async with lock:
-                await handler(event, deps)
+        if handlers.handles(event.type):
+            async with lock:  # handlers and the lease check never interleave
+                await handlers.dispatch(event, deps)
 
     async def check_leases() -> None:
         while True:
@@ -36,11 +42,11 @@ async def start(bus: Bus, settings: SchedulerSettings) -> RunningService:
                 except Exception:
                     log.exception("lease check failed")
 
-    await asyncio.to_thread(open_storage, settings.optuna_storage)  # connects and creates Optuna's tables once
+    await asyncio.to_thread(open_storage, settings.storage_url)  # connects and creates Optuna's tables once
     if settings.resume_unfinished:
         async with lock:
             await resume_studies(deps)
-    subscription = await bus.subscribe(SCHEDULER_QUEUE, DURABLE_QUEUES[SCHEDULER_QUEUE], dispatch, prefetch=1)
-    service = RunningService(name="scheduler", subscriptions=[subscription])
+    subscription = await bus.subscribe(SCHEDULER_QUEUE, handlers.routing_keys(), dispatch, prefetch=1)
+    service = RunningScheduler(name="scheduler", subscriptions=[subscription], deps=deps)
     service.background.append(asyncio.create_task(check_leases(), name="scheduler-leases"))
     return service

@@ -26,3 +26,6 @@ class LeaseTable:
 
     def __contains__(self, trial_id: object) -> bool:
         return trial_id in self._deadlines
+
+    def __len__(self) -> int:
+        return len(self._deadlines)

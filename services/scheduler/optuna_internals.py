@@ -1,4 +1,6 @@
-"""Writes a trial to Optuna's database storage in one transaction per step of its life.
+"""Everything that reaches inside Optuna: the only module that touches its private attributes.
+
+``TrialRecord`` writes a trial to Optuna's database storage in one transaction per step of its life.
 
 Optuna's ``RDBStorage`` spends one transaction per parameter when a trial is asked (each checking the
 parameter's distribution against earlier trials) and one per attribute when it is told: some fifty
@@ -6,10 +8,12 @@ queries per trial, which capped the scheduler below the rate eight trainers fini
 ``TrialRecord`` writes the same rows with Optuna's own table models (so the schema is always the
 installed Optuna's): a new trial with all its parameters and attributes in one transaction, and its
 end (attributes, value, state) in another. Whatever it writes reads back through Optuna's public API;
-``tests/unit/scheduler/test_trial_record.py`` checks that on SQLite and Postgres. The models are an
-internal module of Optuna, hence the ``optuna<5`` pin.
+``tests/contract/optuna_record`` checks that on SQLite and Postgres, with Optuna 4.x and 5.x (the
+models are an internal module of Optuna, hence the ``optuna<6`` pin: check a new major with that suite
+first). Storage that is not a database (``InMemoryStorage``, journal files) gets the public API instead.
 
-Storage that is not a database (``InMemoryStorage``, journal files) gets the public API instead.
+The functions below are the other private handles the scheduler needs: a study's storage and id,
+a trial's storage id, and copying a trial into another study (the scheduler's in-memory sampling copy).
 """
 
 from __future__ import annotations
@@ -26,6 +30,33 @@ from optuna.storages._rdb import models
 from optuna.storages._rdb.storage import _create_scoped_session
 from optuna.trial import FrozenTrial
 from optuna.trial import TrialState as OptunaState
+
+
+def storage_of(study: optuna.Study) -> optuna.storages.BaseStorage:
+    return study._storage
+
+
+def study_id_of(study: optuna.Study) -> int:
+    return study._study_id
+
+
+def trial_id_of(trial: FrozenTrial | optuna.Trial) -> int:
+    """The storage id of a trial (numbers count within a study; ids are the storage's keys)."""
+    return trial._trial_id
+
+
+def copy_trial(study: optuna.Study, template: FrozenTrial) -> int:
+    """Add a copy of ``template`` (state, params, values, attributes) to ``study``; the copy's trial id."""
+    return study._storage.create_new_trial(study._study_id, template_trial=template)
+
+
+def frozen(study: optuna.Study, trial_id: int) -> FrozenTrial:
+    return study._storage.get_trial(trial_id)
+
+
+def live_trial(study: optuna.Study, trial_id: int) -> optuna.Trial:
+    """A ``Trial`` handle (for report / should_prune / tell) on a RUNNING trial of ``study``."""
+    return optuna.Trial(study, trial_id)
 
 
 class TrialRecord:

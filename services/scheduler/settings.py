@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class SchedulerSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="HPO_SCHEDULER_", extra="ignore")
 
-    optuna_storage: str = Field(
-        default="sqlite:///optimization_results/.hpo/optuna.sqlite", description="Optuna storage URL."
+    optuna_storage: SecretStr = Field(
+        default=SecretStr("sqlite:///optimization_results/.hpo/optuna.sqlite"),
+        description="Optuna storage URL (may be the read models' database, HPO_DATABASE_URL).",
     )
     lease_seconds: float = Field(
         default=60.0, gt=0, description="A running trial silent this long is failed and retried."
@@ -31,3 +32,7 @@ class SchedulerSettings(BaseSettings):
     max_trial_factor: int = Field(
         default=3, ge=1, description="Give up after trials x this many attempts (all failing)."
     )
+
+    @property
+    def storage_url(self) -> str:
+        return self.optuna_storage.get_secret_value()

@@ -25,10 +25,11 @@ from optuna.exceptions import UpdateFinishedTrialError
 from optuna.trial import TrialState as OptunaState
 
 from contracts.study import StudyConfig
+from services.scheduler.optuna_internals import TrialRecord, copy_trial, frozen, live_trial, trial_id_of
 from services.scheduler.pruning import build_pruner
 from services.scheduler.samplers import build_sampler
 from services.scheduler.search_space import to_distributions
-from services.scheduler.trial_record import TrialRecord
+from services.scheduler.study_state import StoredState, StoredTrial
 
 log = logging.getLogger(__name__)
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -36,21 +37,30 @@ optuna.logging.set_verbosity(optuna.logging.WARNING)
 CONFIG_ATTR, NAME_ATTR, STATE_ATTR = "hpo_config", "hpo_study_name", "hpo_state"
 RUNNING = "running"
 
+_STORED_STATES = {
+    OptunaState.RUNNING: StoredState.RUNNING,
+    OptunaState.COMPLETE: StoredState.COMPLETED,
+    OptunaState.PRUNED: StoredState.PRUNED,
+    OptunaState.FAIL: StoredState.FAILED,
+    OptunaState.WAITING: StoredState.WAITING,
+}
 
-_server_storages: dict[str, optuna.storages.RDBStorage] = {}
-_server_storages_lock = threading.Lock()
+
+_storages: dict[str, optuna.storages.RDBStorage] = {}
+_storages_lock = threading.Lock()
 
 
-def open_storage(storage: str | optuna.storages.BaseStorage) -> str | optuna.storages.BaseStorage:
-    """Server databases get one storage (one connection pool) per URL and process, with ``pool_pre_ping``
-    so that a restarted Postgres does not fail the next query. The first call creates Optuna's tables:
-    the scheduler calls it on start, so a study's first trial does not wait for that."""
-    if not isinstance(storage, str) or storage.startswith("sqlite"):
+def open_storage(storage: str | optuna.storages.BaseStorage) -> optuna.storages.BaseStorage:
+    """One storage (one connection pool) per database URL and process, with ``pool_pre_ping`` so that a
+    restarted Postgres does not fail the next query; opening a storage costs some 30 ms (engine, schema
+    check), once instead of once per study. The first call creates Optuna's tables: the scheduler calls
+    it on start, so a study's first trial does not wait for that."""
+    if not isinstance(storage, str):
         return storage
-    with _server_storages_lock:
-        if storage not in _server_storages:
-            _server_storages[storage] = optuna.storages.RDBStorage(storage, engine_kwargs={"pool_pre_ping": True})
-        return _server_storages[storage]
+    with _storages_lock:
+        if storage not in _storages:
+            _storages[storage] = optuna.storages.RDBStorage(storage, engine_kwargs={"pool_pre_ping": True})
+        return _storages[storage]
 
 
 @dataclass(frozen=True)
@@ -93,11 +103,13 @@ class StudyRunner:
         self._record = TrialRecord(self.study)
         self._live: dict[int, _LiveTrial] = {}
         self._durable_number: dict[int, int] = {}  # twin's number -> durable number
-        for frozen in self.study.get_trials(deepcopy=False):  # a resumed study: the sampler learns from it
-            twin = self._sampling._storage.create_new_trial(self._sampling._study_id, template_trial=frozen)
-            self._durable_number[self._sampling._storage.get_trial(twin).number] = frozen.number
-            if frozen.state is OptunaState.RUNNING:
-                self._live[frozen.number] = _LiveTrial(frozen._trial_id, optuna.Trial(self._sampling, twin))
+        for stored in self.study.get_trials(deepcopy=False):  # a resumed study: the sampler learns from it
+            twin = copy_trial(self._sampling, stored)
+            self._durable_number[frozen(self._sampling, twin).number] = stored.number
+            if stored.state is OptunaState.RUNNING:
+                self._live[stored.number] = _LiveTrial(trial_id_of(stored), live_trial(self._sampling, twin))
+        self.ended = self.study.user_attrs.get(STATE_ATTR, RUNNING) != RUNNING
+        """True for a study that storage says has ended (a repeated ``study.created`` must not rerun it)."""
         if CONFIG_ATTR not in self.study.user_attrs:  # what a restarted scheduler needs to resume the study
             self.study.set_user_attr(CONFIG_ATTR, config.model_dump(mode="json"))
             self.study.set_user_attr(NAME_ATTR, display_name or study_id)
@@ -129,6 +141,19 @@ class StudyRunner:
     def trials(self) -> list[optuna.trial.FrozenTrial]:
         return self.study.get_trials(deepcopy=False)
 
+    def stored_trials(self) -> list[StoredTrial]:
+        """The durable trials as the scheduler's decisions read them (``StudyRun.resume``)."""
+        return [
+            StoredTrial(
+                number=trial.number,
+                state=_STORED_STATES.get(trial.state, StoredState.FAILED),
+                params=dict(trial.params),
+                trial_id=str(trial.user_attrs["trial_id"]) if "trial_id" in trial.user_attrs else None,
+                attempt=int(trial.user_attrs.get("attempt", 1)),
+            )
+            for trial in self.trials()
+        ]
+
     def ask(
         self, fixed_params: dict[str, Any] | None = None, *, trial_id: str | None = None, attempt: int = 1
     ) -> AskedTrial:
@@ -140,7 +165,7 @@ class StudyRunner:
         if trial_id is not None:
             sampling.set_user_attr("trial_id", trial_id)
             sampling.set_user_attr("attempt", attempt)
-        template = self._sampling._storage.get_trial(sampling._trial_id)
+        template = frozen(self._sampling, trial_id_of(sampling))
         try:
             durable_id, number = self._record.create(template)
         except Exception:

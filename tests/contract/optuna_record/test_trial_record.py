@@ -14,8 +14,8 @@ from optuna.trial import TrialState
 
 from contracts.enums import PrunerName
 from contracts.study import StudyConfig
+from services.scheduler.optuna_internals import TrialRecord, frozen, storage_of, trial_id_of
 from services.scheduler.study_runner import StudyRunner, open_storage
-from services.scheduler.trial_record import TrialRecord
 
 DISTRIBUTIONS = {
     "lr": FloatDistribution(1e-4, 1e-1, log=True),
@@ -30,8 +30,8 @@ def _asked(study: optuna.Study) -> optuna.trial.FrozenTrial:
     trial = study.ask(DISTRIBUTIONS)
     trial.set_user_attr("trial_id", "abc")
     trial.set_user_attr("nested", {"a": [1, 2.5, None]})
-    study._storage.set_trial_system_attr(trial._trial_id, "grid_id", 3)
-    return study._storage.get_trial(trial._trial_id)
+    storage_of(study).set_trial_system_attr(trial_id_of(trial), "grid_id", 3)
+    return frozen(study, trial_id_of(trial))
 
 
 def test_created_and_finished_trials_read_back_through_the_public_api(database_url: str) -> None:

@@ -25,7 +25,7 @@ def _created(study_id: str, **config: object) -> StudyCreated:
 
 
 def _optuna_states(settings, study_id: str) -> list[str]:  # type: ignore[no-untyped-def]
-    study = optuna.load_study(study_name=study_id, storage=settings.optuna_storage)
+    study = optuna.load_study(study_name=study_id, storage=settings.storage_url)
     return [t.state.name for t in study.get_trials()]
 
 
