@@ -31,15 +31,14 @@ from typing import Any
 
 import httpx
 import sqlalchemy as sa
+from pydantic import SecretStr
+
+from services.runtime.db.engine import create_engine_for
+from services.runtime.db.migrate import upgrade
+from services.runtime.db.repository import ReadModelRepository
+from services.runtime.db.schema import trials as trials_table
 
 REPO = Path(__file__).resolve().parent.parent
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
-
-from services.runtime.db.engine import create_engine_for  # noqa: E402
-from services.runtime.db.migrate import upgrade  # noqa: E402
-from services.runtime.db.repository import ReadModelRepository  # noqa: E402
-from services.runtime.db.schema import trials as trials_table  # noqa: E402
 
 ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 TOKEN = "benchmark-token-" + uuid.uuid4().hex
@@ -242,7 +241,7 @@ async def _serve(database_url: str, port: int) -> int:
     from services.runtime.artifacts.local import LocalArtifactStore
     from services.runtime.bus.memory import InMemoryBus
 
-    settings = ApiSettings(token=TOKEN, port=port, database_url=database_url)  # type: ignore[arg-type]
+    settings = ApiSettings(token=SecretStr(TOKEN), port=port)
     repository = ReadModelRepository(create_engine_for(database_url))
     bus = InMemoryBus()
     with tempfile.TemporaryDirectory(prefix="hpo-bench-api-") as artifacts_dir:

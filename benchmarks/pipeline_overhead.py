@@ -96,7 +96,8 @@ class Pipeline:
             "HPO_HTTP_HOST": "127.0.0.1",
             "HPO_ARTIFACTS_DIR": str(scratch / "artifacts"),
             "HPO_SCHEDULER_OPTUNA_STORAGE": database_url,
-            "HPO_REPORTER_DATABASE_URL": database_url,
+            "HPO_DATABASE_URL": database_url,
+            "HPO_DEVELOPMENT": "true",  # the local RabbitMQ's guest user
             "HPO_REPORTER_RESULTS_ROOT": str(scratch / "results"),
             "HPO_REPORTER_PLOT_WORKERS": "1",
             "HPO_TRAINER_MODE": "synthetic",
@@ -109,7 +110,7 @@ class Pipeline:
 
     def start(self) -> None:
         hpo = [sys.executable, "-m", "services.cli.main"]
-        url = self.env["HPO_REPORTER_DATABASE_URL"]
+        url = self.env["HPO_DATABASE_URL"]
         subprocess.run([*hpo, "db", "upgrade", "--database-url", url], env=self.env, check=True, capture_output=True)
         names = ["scheduler", "health", "reporter"] + [f"trainer-{i}" for i in range(1, self.trainers + 1)]
         for name in names:

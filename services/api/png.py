@@ -15,7 +15,7 @@ _COLOR_TYPES = {1: 0, 3: 2, 4: 6}  # channels -> PNG colour type (gray, RGB, RGB
 def to_uint8(image: npt.NDArray[np.generic]) -> npt.NDArray[np.uint8]:
     """Float images in [0, 1] (or [0, 255]) and integer images as uint8 pixels."""
     if image.dtype == np.uint8:
-        return image  # type: ignore[return-value]
+        return image.astype(np.uint8, copy=False)
     values = np.asarray(image, dtype=np.float64)
     if values.size and np.nanmax(values) <= 1.0:
         values = values * 255.0

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Self
+from typing import Any, Self
 
-from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from services.runtime.errors import UserInputError
+from services.runtime.settings import load
 
 MIN_TOKEN_LENGTH = 16
 KNOWN_DEFAULT_TOKENS = frozenset(
@@ -20,22 +20,20 @@ KNOWN_DEFAULT_TOKENS = frozenset(
 class ApiSettings(BaseSettings):
     """Environment: ``HPO_API_TOKEN``, ``HPO_API_DEVELOPMENT``, ``HPO_API_PROTECT_READS``, ``HPO_API_PORT``..."""
 
-    model_config = SettingsConfigDict(env_prefix="HPO_API_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="HPO_API_", extra="ignore", populate_by_name=True)
 
     token: SecretStr | None = Field(
         default=None,
         description=f"Bearer token for mutating and download endpoints (at least {MIN_TOKEN_LENGTH} characters).",
     )
     development: bool = Field(
-        default=False, description="Allow no token or a well-known one (never on a shared machine)."
+        default=False,
+        validation_alias=AliasChoices("HPO_API_DEVELOPMENT", "HPO_DEVELOPMENT"),
+        description="Allow no token or a well-known one (never on a shared machine); HPO_DEVELOPMENT too.",
     )
     protect_reads: bool = Field(default=False, description="Require the token on read endpoints too.")
     host: str = Field(default="127.0.0.1", description="Where the HTTP API listens.")
     port: int = Field(default=8000, ge=0, le=65535, description="0 picks a free port.")
-    database_url: str = Field(
-        default="sqlite:///optimization_results/.hpo/read_models.sqlite",
-        description="The read-model database the reporter writes (SQLite file or postgresql+psycopg://...).",
-    )
     data_dir: Path | None = Field(default=None, description="Folder holding the datasets' original files.")
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024, description="Larger request bodies get 413.")
     stream_queue_size: int = Field(
@@ -70,18 +68,6 @@ def token_problem(token: SecretStr | None) -> str | None:
     return None
 
 
-def load_settings(**overrides: object) -> ApiSettings:
+def load_settings(**overrides: Any) -> ApiSettings:
     """Settings from the environment; an unsafe configuration is a one-line ``UserInputError``."""
-    try:
-        return ApiSettings(**overrides)  # type: ignore[arg-type]
-    except ValidationError as exc:
-        messages = "; ".join(_message(e) for e in exc.errors())
-        raise UserInputError(f"the API refuses to start: {messages}") from None
-
-
-def _message(error: object) -> str:
-    if not isinstance(error, dict):
-        return str(error)
-    where = ".".join(str(p) for p in error.get("loc", ()))
-    text = str(error.get("msg", "invalid")).removeprefix("Value error, ")
-    return f"HPO_API_{where.upper()}: {text}" if where else text
+    return load(ApiSettings, prefix="HPO_API_", **overrides)

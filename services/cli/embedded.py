@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -114,7 +115,7 @@ async def run_embedded(
                 bus,
                 repository,
                 artifacts,
-                ReporterSettings(results_root=paths.output_dir, database_url=paths.read_models_url),
+                ReporterSettings(results_root=paths.output_dir),
             )
         )
         trainer_settings = TrainerSettings(trainer_id="embedded-trainer", work_dir=paths.state_dir / "work")
@@ -154,14 +155,12 @@ async def _start_api(
     from services.api.settings import load_settings
     from services.cli.serve import dataset_catalog
 
-    settings = load_settings(
-        host="127.0.0.1", port=port, development=True, database_url=paths.read_models_url, data_dir=data_dir
-    )
+    settings = load_settings(host="127.0.0.1", port=port, development=True, data_dir=data_dir)
     return await api_bootstrap.start(bus, repository, artifacts, settings, dataset_catalog(settings.data_dir))
 
 
 @contextlib.contextmanager
-def _stop_on_interrupt(bus: InMemoryBus, study_id: str, progress: StudyProgress):  # type: ignore[no-untyped-def]
+def _stop_on_interrupt(bus: InMemoryBus, study_id: str, progress: StudyProgress) -> Iterator[None]:
     """First Ctrl-C asks the study to stop gracefully (results are still written); the second aborts."""
     loop = asyncio.get_running_loop()
     main_task = asyncio.current_task()

@@ -72,8 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="run one service as its own process (RabbitMQ, S3/MinIO, Postgres)",
         description="Run one service until SIGTERM/Ctrl-C. Settings: HPO_* environment variables "
         "(HPO_AMQP_URL, HPO_S3_ENDPOINT, HPO_S3_ACCESS_KEY, HPO_S3_SECRET_KEY, HPO_S3_BUCKET, HPO_HTTP_PORT, "
-        "HPO_SCHEDULER_OPTUNA_STORAGE, HPO_REPORTER_DATABASE_URL, HPO_TRAINER_*, HPO_API_TOKEN, HPO_API_HOST, "
-        "HPO_API_PORT, HPO_API_DATABASE_URL, HPO_API_*), optionally from --env-file.",
+        "HPO_DATABASE_URL, HPO_SCHEDULER_OPTUNA_STORAGE, HPO_TRAINER_*, HPO_API_TOKEN, HPO_API_HOST, "
+        "HPO_API_PORT, HPO_API_*, HPO_DEVELOPMENT), optionally from --env-file.",
     )
     serve.add_argument("service", choices=["scheduler", "trainer", "health", "reporter", "api"])
     serve.add_argument("--env-file", default=None, help="KEY=VALUE file loaded before the environment is read")
@@ -91,7 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     db_commands = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
     upgrade = db_commands.add_parser("upgrade", help="apply the Alembic migrations of the read models")
     upgrade.add_argument(
-        "--database-url", default=None, help="SQLAlchemy URL (default: HPO_REPORTER_DATABASE_URL or its default)"
+        "--database-url", default=None, help="SQLAlchemy URL (default: HPO_DATABASE_URL or its default)"
     )
     upgrade.add_argument("--env-file", default=None, help="KEY=VALUE file loaded before the environment is read")
     return parser
@@ -235,11 +235,11 @@ def _serve(service: str, env_file: str | None) -> int:
 
 def _db_upgrade(database_url: str | None, env_file: str | None, console: Console) -> int:
     from services.cli.serve import load_env_file
-    from services.reporter.settings import ReporterSettings
     from services.runtime.db.migrate import current_revision, upgrade
+    from services.runtime.settings import DatabaseSettings, load
 
     load_env_file(env_file)
-    url = database_url or ReporterSettings().database_url
+    url = database_url or load(DatabaseSettings).url
     upgrade(url)
     console.print(f"read-model database at revision {current_revision(url)}")
     return EXIT_OK

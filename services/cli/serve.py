@@ -24,10 +24,18 @@ from services.runtime.errors import UserInputError
 from services.runtime.observability.metrics import InstrumentedBus, ServiceMetrics
 from services.runtime.observability.probes import ProbeServer
 from services.runtime.service import RunningService
-from services.runtime.settings import BrokerSettings, ObjectStoreSettings, ProbeSettings
+from services.runtime.settings import (
+    BrokerSettings,
+    DatabaseSettings,
+    ObjectStoreSettings,
+    ProbeSettings,
+    load,
+    redact_url,
+)
 
 if TYPE_CHECKING:
     from services.api.datasets import DatasetCatalog
+    from services.runtime.db.repository import ReadModelRepository
 
 log = logging.getLogger(__name__)
 SERVICES = ("scheduler", "trainer", "health", "reporter", "api")
@@ -52,8 +60,8 @@ def artifact_store(settings: ObjectStoreSettings) -> ArtifactStore:
 
         return S3ArtifactStore(
             settings.s3_endpoint,
-            settings.s3_access_key,
-            settings.s3_secret_key,
+            settings.s3_access_key.get_secret_value(),
+            settings.s3_secret_key.get_secret_value(),
             settings.s3_bucket,
             secure=settings.s3_secure,
         )
@@ -66,17 +74,23 @@ def starter_for(name: str) -> Starter:
         from services.scheduler import bootstrap as scheduler
         from services.scheduler.settings import SchedulerSettings
 
-        return lambda bus: scheduler.start(bus, SchedulerSettings())
+        scheduler_settings = load(SchedulerSettings, prefix="HPO_SCHEDULER_")
+        return lambda bus: scheduler.start(bus, scheduler_settings)
     if name == "health":
         from services.health import bootstrap as health
         from services.health.settings import HealthSettings
 
-        return lambda bus: health.start(bus, HealthSettings())
+        health_settings = load(HealthSettings, prefix="HPO_HEALTH_")
+        return lambda bus: health.start(bus, health_settings)
     if name == "trainer":
         from services.trainer import bootstrap as trainer
         from services.trainer.settings import TrainerSettings
 
-        return lambda bus: trainer.start(bus, artifact_store(ObjectStoreSettings()), TrainerSettings())
+        store, trainer_settings = (
+            artifact_store(load(ObjectStoreSettings)),
+            load(TrainerSettings, prefix="HPO_TRAINER_"),
+        )
+        return lambda bus: trainer.start(bus, store, trainer_settings)
     if name == "reporter":
         return _reporter_starter()
     if name == "api":
@@ -87,19 +101,14 @@ def starter_for(name: str) -> Starter:
 def _reporter_starter() -> Starter:
     from services.reporter import bootstrap as reporter
     from services.reporter.settings import ReporterSettings
-    from services.runtime.db.engine import create_engine_for
-    from services.runtime.db.migrate import current_revision
-    from services.runtime.db.repository import ReadModelRepository
+
+    settings = load(ReporterSettings, prefix="HPO_REPORTER_")
+    database_url = load(DatabaseSettings).url
+    store = artifact_store(load(ObjectStoreSettings))
 
     async def start(bus: Bus) -> RunningService:
-        settings = ReporterSettings()
-        if await asyncio.to_thread(current_revision, settings.database_url) is None:
-            raise UserInputError(
-                f"the read-model database {_safe(settings.database_url)} has no schema; "
-                "run 'hpo db upgrade' with the same HPO_REPORTER_DATABASE_URL first"
-            )
-        repository = ReadModelRepository(create_engine_for(settings.database_url))
-        return await reporter.start(bus, repository, artifact_store(ObjectStoreSettings()), settings)
+        repository = await _migrated_repository(database_url)
+        return await reporter.start(bus, repository, store, settings)
 
     return start
 
@@ -122,34 +131,41 @@ def _api_starter() -> Starter:
     """The REST API (HTTP on ``HPO_API_HOST:HPO_API_PORT``) over the reporter's read models."""
     from services.api import bootstrap as api
     from services.api.settings import load_settings
-    from services.runtime.db.engine import create_engine_for
-    from services.runtime.db.migrate import current_revision
-    from services.runtime.db.repository import ReadModelRepository
 
     settings = load_settings()
+    database_url = load(DatabaseSettings).url
+    store = artifact_store(load(ObjectStoreSettings))
     catalog = dataset_catalog(settings.data_dir)
 
     async def start(bus: Bus) -> RunningService:
-        if await asyncio.to_thread(current_revision, settings.database_url) is None:
-            raise UserInputError(
-                f"the read-model database {_safe(settings.database_url)} has no schema; "
-                "run 'hpo db upgrade' against HPO_API_DATABASE_URL first"
-            )
-        repository = ReadModelRepository(create_engine_for(settings.database_url))
-        return await api.start(bus, repository, artifact_store(ObjectStoreSettings()), settings, catalog)
+        repository = await _migrated_repository(database_url)
+        return await api.start(bus, repository, store, settings, catalog)
 
     return start
 
 
+async def _migrated_repository(database_url: str) -> ReadModelRepository:
+    from services.runtime.db.engine import create_engine_for
+    from services.runtime.db.migrate import current_revision
+    from services.runtime.db.repository import ReadModelRepository
+
+    if await asyncio.to_thread(current_revision, database_url) is None:
+        raise UserInputError(
+            f"the read-model database {redact_url(database_url)} has no schema; "
+            "run 'hpo db upgrade' with the same HPO_DATABASE_URL first"
+        )
+    return ReadModelRepository(create_engine_for(database_url))
+
+
 async def serve(name: str) -> None:
     start_service = starter_for(name)
-    broker = BrokerSettings()
-    probes_settings = ProbeSettings()
+    broker = load(BrokerSettings)
+    probes_settings = load(ProbeSettings)
     metrics = ServiceMetrics(name)
     from services.runtime.bus.amqp import AmqpBus
 
     amqp = AmqpBus(
-        broker.amqp_url,
+        broker.amqp_url.get_secret_value(),
         exchange=broker.exchange,
         queue_prefix=broker.queue_prefix,
         retry_backoff_seconds=broker.retry_backoff_seconds,
@@ -171,12 +187,12 @@ async def serve(name: str) -> None:
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
     try:
-        await _connect(bus, broker.amqp_url, stop)
+        await _connect(bus, redact_url(broker.amqp_url), stop)
         if stop.is_set():
             return
         await bus.declare(DURABLE_QUEUES)  # every service queue exists before anything is published
         running.append(await start_service(bus))
-        log.warning("%s: serving (broker %s, exchange %s)", name, _safe(broker.amqp_url), broker.exchange)
+        log.warning("%s: serving (broker %s, exchange %s)", name, redact_url(broker.amqp_url), broker.exchange)
         await stop.wait()
         log.warning("%s: stopping", name)
     finally:
@@ -186,7 +202,7 @@ async def serve(name: str) -> None:
         await probes.stop()
 
 
-async def _connect(bus: Bus, url: str, stop: asyncio.Event) -> None:
+async def _connect(bus: Bus, where: str, stop: asyncio.Event) -> None:
     """Wait for the broker (a service may start before it); the robust connection handles later outages."""
     attempt = 0
     while not stop.is_set():
@@ -195,17 +211,7 @@ async def _connect(bus: Bus, url: str, stop: asyncio.Event) -> None:
             return
         except (OSError, ConnectionError) as exc:
             delay = BROKER_RETRY_SECONDS[min(attempt, len(BROKER_RETRY_SECONDS) - 1)]
-            log.warning("broker %s unreachable (%s); retrying in %ds", _safe(url), exc, delay)
+            log.warning("broker %s unreachable (%s); retrying in %ds", where, exc, delay)
             attempt += 1
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=delay)
-
-
-def _safe(url: str) -> str:
-    """A URL without its password, for logs and errors."""
-    if "@" not in url or "://" not in url:
-        return url
-    scheme, rest = url.split("://", 1)
-    credentials, host = rest.rsplit("@", 1)
-    user = credentials.split(":", 1)[0]
-    return f"{scheme}://{user}:***@{host}"

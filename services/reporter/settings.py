@@ -9,17 +9,14 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class ReporterSettings(BaseSettings):
-    """Environment: ``HPO_REPORTER_RESULTS_ROOT``, ``HPO_REPORTER_DATABASE_URL``, ..."""
+    """Environment: ``HPO_REPORTER_RESULTS_ROOT``, ``HPO_REPORTER_PLOT_DPI``, ... (the database is
+    ``HPO_DATABASE_URL``, ``services.runtime.settings.DatabaseSettings``)."""
 
     model_config = SettingsConfigDict(env_prefix="HPO_REPORTER_", extra="ignore")
 
     results_root: Path = Field(
         default=Path("optimization_results"),
         description="Folder that receives <study_name>/ and <study_name>.zip for every finished study.",
-    )
-    database_url: str = Field(
-        default="sqlite:///optimization_results/.hpo/read_models.sqlite",
-        description="Read-model database (SQLite file or postgresql+psycopg://...).",
     )
     plot_dpi: int = Field(default=100, ge=50, le=300, description="Resolution of the PNG plots.")
     plot_workers: int = Field(

@@ -60,7 +60,8 @@ def processes_for(amqp_url: str, postgres_url: str, sandbox: dict[str, str], tmp
         "HPO_ARTIFACTS_DIR": str(tmp_path / "artifacts"),
         "HPO_SCHEDULER_OPTUNA_STORAGE": postgres_url,
         "HPO_SCHEDULER_LEASE_SECONDS": "20",
-        "HPO_REPORTER_DATABASE_URL": postgres_url,
+        "HPO_DATABASE_URL": postgres_url,
+        "HPO_DEVELOPMENT": "true",  # the local RabbitMQ's guest user
         "HPO_REPORTER_RESULTS_ROOT": str(tmp_path / "results"),
         "HPO_REPORTER_PLOT_WORKERS": "1",
         "HPO_TRAINER_MODE": "synthetic",

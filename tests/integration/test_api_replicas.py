@@ -71,7 +71,8 @@ async def test_two_replicas_stream_their_jobs_events(
             "HPO_HTTP_PORT": str(probe_ports[i]),
             "HPO_API_TOKEN": TOKEN,
             "HPO_API_PORT": str(api_ports[i]),
-            "HPO_API_DATABASE_URL": postgres_url,
+            "HPO_DATABASE_URL": postgres_url,
+            "HPO_DEVELOPMENT": "true",  # the local RabbitMQ's guest user
             "HPO_ARTIFACTS_DIR": str(tmp_path / "artifacts"),
         }
         logs.append((tmp_path / f"api{i}.log").open("w"))

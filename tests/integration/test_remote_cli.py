@@ -43,7 +43,7 @@ async def test_the_remote_cli_runs_a_study_streams_it_and_fetches_the_embedded_l
         "HPO_S3_BUCKET": s3_bucket,
         "HPO_TRAINER_MODE": "keras",
         "HPO_API_TOKEN": token,
-        "HPO_API_DATABASE_URL": postgres_url,
+        "HPO_DATABASE_URL": postgres_url,
         "HPO_API_HOST": "127.0.0.1",
         "HPO_API_PORT": str(api_port),
     }

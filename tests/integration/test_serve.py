@@ -36,6 +36,7 @@ async def test_a_served_health_service_handles_events_reports_metrics_and_stops_
         "HPO_QUEUE_PREFIX": sandbox["prefix"],
         "HPO_HTTP_PORT": str(port),
         "HPO_HTTP_HOST": "127.0.0.1",
+        "HPO_DEVELOPMENT": "true",  # the local RabbitMQ's guest user
     }
     log = (tmp_path / "health.log").open("w")
     process = subprocess.Popen(

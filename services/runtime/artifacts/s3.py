@@ -21,6 +21,7 @@ import os
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, BinaryIO, NoReturn
@@ -49,6 +50,27 @@ _MISSING_KEY_CODES = frozenset({"NoSuchKey", "NoSuchObject"})
 
 class ArtifactStoreError(RetryableError):
     """The S3 endpoint could not be reached, or refused or failed a request."""
+
+
+@dataclass(frozen=True)
+class _Connection:
+    """What a client is built from (kept, so that a store rebuilt after pickling connects the same way)."""
+
+    endpoint: str
+    access_key: str | None
+    secret_key: str | None
+    secure: bool
+    region: str | None
+
+    def client(self, http_client: urllib3.PoolManager | None = None) -> Minio:
+        return Minio(
+            self.endpoint,
+            access_key=self.access_key,
+            secret_key=self.secret_key,
+            secure=self.secure,
+            region=self.region,
+            http_client=http_client,
+        )
 
 
 class S3ArtifactStore:
@@ -80,14 +102,8 @@ class S3ArtifactStore:
         self._region = region
         self._part_size = part_size
         self._where = f"{'https' if secure else 'http'}://{endpoint}/{bucket}"
-        self._connection = {
-            "endpoint": endpoint,
-            "access_key": access_key or None,
-            "secret_key": secret_key or None,
-            "secure": secure,
-            "region": region,
-        }
-        self._client = Minio(**self._connection, http_client=http_client)  # type: ignore[arg-type]
+        self._connection = _Connection(endpoint, access_key or None, secret_key or None, secure, region)
+        self._client = self._connection.client(http_client)
         self._ensure_bucket()
 
     def __getstate__(self) -> dict[str, Any]:
@@ -99,7 +115,7 @@ class S3ArtifactStore:
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
-        self._client = Minio(**self._connection)  # type: ignore[arg-type]
+        self._client = self._connection.client()
 
     @classmethod
     def from_url(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Mapping
+from typing import SupportsFloat
 
 import keras
 import numpy as np
@@ -17,10 +18,10 @@ from services.trainer.telemetry.gradients import GradientProbe
 from services.trainer.telemetry.weights import weight_stats
 
 
-def finite_or_none(value: object) -> float | None:
+def finite_or_none(value: SupportsFloat | None) -> float | None:
     if value is None:
         return None
-    number = float(value)  # type: ignore[arg-type]
+    number = float(value)
     return number if math.isfinite(number) else None
 
 

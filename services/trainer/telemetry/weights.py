@@ -6,7 +6,7 @@ batch-norm offsets as *biases*. Only trainable variables are included.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -44,16 +44,17 @@ def weight_stats(variables: list[tuple[str, npt.NDArray[np.floating]]], bins: in
     """Statistics of a layer's ``(name, value)`` trainable variables."""
     kernels = [v.ravel() for name, v in variables if not is_bias(name)]
     biases = [v.ravel() for name, v in variables if is_bias(name)]
-    stats: dict[str, object] = {}
+    stats = WeightStats()
     if kernels:
         w = np.concatenate(kernels).astype(np.float64)
-        stats |= {
-            "weight_mean": float(w.mean()),
-            "weight_std": float(w.std()),
-            "weight_abs_max": float(np.abs(w).max()),
-            "weight_histogram": histogram(w, bins),
-        }
+        stats = replace(
+            stats,
+            weight_mean=float(w.mean()),
+            weight_std=float(w.std()),
+            weight_abs_max=float(np.abs(w).max()),
+            weight_histogram=histogram(w, bins),
+        )
     if biases:
         b = np.concatenate(biases).astype(np.float64)
-        stats |= {"bias_mean": float(b.mean()), "bias_std": float(b.std()), "bias_histogram": histogram(b, bins)}
-    return WeightStats(**stats)  # type: ignore[arg-type]
+        stats = replace(stats, bias_mean=float(b.mean()), bias_std=float(b.std()), bias_histogram=histogram(b, bins))
+    return stats

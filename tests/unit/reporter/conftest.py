@@ -259,7 +259,7 @@ async def reporter(tmp_path: Path) -> AsyncIterator[Reporter]:
     engine = create_engine_for(url)
     artifacts = LocalArtifactStore(tmp_path / "artifacts")
     artifacts.put_bytes(model_key("study-1", "t0"), MODEL_BYTES)
-    settings = ReporterSettings(results_root=tmp_path / "results", database_url=url, plot_workers=1)
+    settings = ReporterSettings(results_root=tmp_path / "results", plot_workers=1)
     repository = ReadModelRepository(engine)
     service = await start(bus, repository, artifacts, settings)
     running = Reporter(bus, repository, artifacts, settings, service)
