@@ -12,7 +12,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Self, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, TypeAdapter, model_validator
 
 from contracts.enums import ControlAction, DatasetName, Mode, Objective, StudyState
 from contracts.health import HealthAlert, HealthAssessment
@@ -20,6 +20,36 @@ from contracts.study import StudyConfig
 from contracts.telemetry import EpochTelemetry, TrialMetrics
 
 SCHEMA_VERSION = 1
+
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
+"""Event, study, trial and correlation ids: letters, digits, ``_`` and ``-`` (generated ids are UUID hex).
+Nothing else, so that an id is safe in a path, a log line, an SSE field or a metric label."""
+STUDY_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$"
+"""A study's name is also its results folder: letters, digits, ``_ . -``, starting with a letter or digit."""
+REASON_MAX_CHARS = 2_000
+TEXT_MAX_CHARS = 20_000
+
+Id = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
+StudyName = Annotated[str, StringConstraints(pattern=STUDY_NAME_PATTERN)]
+Source = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")]
+TrainerId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")]
+Key = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+Owner = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$")]
+
+
+def _bounded(limit: int) -> BeforeValidator:
+    """Free text is cut at ``limit`` characters (a reason quoting a whole file never travels whole)."""
+
+    def cut(value: object) -> object:
+        if isinstance(value, str) and len(value) > limit:
+            return value[: limit - 1] + "…"
+        return value
+
+    return BeforeValidator(cut)
+
+
+Reason = Annotated[str, _bounded(REASON_MAX_CHARS)]
+Text = Annotated[str, _bounded(TEXT_MAX_CHARS)]
 
 
 def new_id() -> str:
@@ -35,13 +65,13 @@ class _Envelope(BaseModel):
     if TYPE_CHECKING:
         type: str  # each event class fixes it to a literal (the routing key)
 
-    id: str = Field(default_factory=new_id)
+    id: Id = Field(default_factory=new_id)
     schema_version: int = SCHEMA_VERSION
     time: datetime = Field(default_factory=lambda: datetime.now(UTC))
-    source: str
-    study_id: str
-    trial_id: str | None = None
-    correlation_id: str = ""
+    source: Source
+    study_id: Id
+    trial_id: Id | None = None
+    correlation_id: Id | Literal[""] = ""
 
     @model_validator(mode="after")
     def _default_correlation(self) -> Self:
@@ -69,23 +99,26 @@ class _Envelope(BaseModel):
 
 class StudyCreatedData(BaseModel):
     model_config = ConfigDict(frozen=True)
-    study_name: str
+    study_name: StudyName
     config: StudyConfig
+    owner: Owner | None = Field(
+        default=None, description="Name of the API token that submitted it (None: the CLI or the admin token)."
+    )
 
 
 class StudyStopRequestedData(BaseModel):
     model_config = ConfigDict(frozen=True)
-    reason: str = "stop requested by user"
+    reason: Reason = "stop requested by user"
 
 
 class StudyCompletedData(BaseModel):
     model_config = ConfigDict(frozen=True)
     state: StudyState
-    reason: str = ""
+    reason: Reason = ""
     completed_trials: int = 0
     pruned_trials: int = 0
     failed_trials: int = 0
-    best_trial_id: str | None = None
+    best_trial_id: Id | None = None
     best_trial_number: int | None = None
     best_score: float | None = None
     best_params: dict[str, Any] = Field(default_factory=dict)
@@ -105,27 +138,27 @@ class TrialRequestedData(BaseModel):
     seed: int | None = None
     objective: Objective
     mode: Mode
-    retry_of: str | None = Field(default=None, description="Trial id this one retries, if any.")
+    retry_of: Id | None = Field(default=None, description="Trial id this one retries, if any.")
 
 
 class TrialStartedData(BaseModel):
     model_config = ConfigDict(frozen=True)
-    trainer_id: str
+    trainer_id: TrainerId
     trial_number: int
     attempt: int = 1
-    architecture: str = ""
+    architecture: Text = ""
     parameter_count: int = 0
 
 
 class TrialHeartbeatData(BaseModel):
     model_config = ConfigDict(frozen=True)
-    trainer_id: str
+    trainer_id: TrainerId
     epoch: int = 0
 
 
 class TrialEpochCompletedData(BaseModel):
     model_config = ConfigDict(frozen=True)
-    trainer_id: str
+    trainer_id: TrainerId
     trial_number: int
     max_epochs: int
     telemetry: EpochTelemetry
@@ -134,33 +167,33 @@ class TrialEpochCompletedData(BaseModel):
 class TrialControlData(BaseModel):
     model_config = ConfigDict(frozen=True)
     action: ControlAction
-    reason: str = ""
+    reason: Reason = ""
 
 
 class TrialCompletedData(BaseModel):
     model_config = ConfigDict(frozen=True)
-    trainer_id: str
+    trainer_id: TrainerId
     trial_number: int
     metrics: TrialMetrics
-    model_key: str | None = None
-    architecture: str = ""
+    model_key: Key | None = None
+    architecture: Text = ""
     stopped_early: bool = Field(default=False, description="True when a stop request ended it before max_epochs.")
 
 
 class TrialFailedData(BaseModel):
     model_config = ConfigDict(frozen=True)
-    trainer_id: str | None = None
+    trainer_id: TrainerId | None = None
     trial_number: int
-    reason: str
+    reason: Reason
     epochs_trained: int = 0
 
 
 class TrialPrunedData(BaseModel):
     model_config = ConfigDict(frozen=True)
-    trainer_id: str
+    trainer_id: TrainerId
     trial_number: int
     epoch: int
-    reason: str = ""
+    reason: Reason = ""
     last_val_accuracy: float | None = None
 
 
@@ -180,16 +213,16 @@ class TrialHealthAlertData(BaseModel):
 
 class ArtifactStoredData(BaseModel):
     model_config = ConfigDict(frozen=True)
-    key: str
+    key: Key
     kind: Literal["model", "report_bundle", "plot", "other"]
     size_bytes: int
 
 
 class ReportReadyData(BaseModel):
     model_config = ConfigDict(frozen=True)
-    results_dir: str
-    bundle_key: str
-    bundle_path: str | None = None
+    results_dir: Text
+    bundle_key: Key
+    bundle_path: Text | None = None
     best_trial_number: int | None = None
 
 

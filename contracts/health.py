@@ -43,6 +43,6 @@ class HealthAlert(BaseModel):
 
     kind: AlertKind
     severity: Severity
-    message: str
+    message: str = Field(max_length=2_000)
     epoch: int | None = None
-    layer: str | None = None
+    layer: str | None = Field(default=None, max_length=256)

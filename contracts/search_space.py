@@ -6,13 +6,26 @@ override any spec by name (same fields) or add new ones.
 
 from __future__ import annotations
 
-from typing import Self
+import math
+from typing import Annotated, Any, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from contracts.enums import Modality, ParamType
 
+MAX_PARAMS = 64
+"""Parameters in one search space, defaults and overrides together."""
+MAX_CHOICES = 256
+"""Choices of one categorical parameter."""
+MAX_GRID_POINTS = 200_000
+"""Points a grid search may enumerate: the grid sampler holds every point in memory (the default CNN space
+has 104,976; 200,000 cost the scheduler about 45 MB)."""
+GRID_FLOAT_POINTS = 3
+GRID_INT_POINTS = 5
+
 ParamValue = str | int | float | bool
+ParamName = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
+Choice = Annotated[str, StringConstraints(max_length=200)] | int | float | bool
 
 
 class ParamSpec(BaseModel):
@@ -20,13 +33,13 @@ class ParamSpec(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    name: str = Field(min_length=1)
+    name: ParamName
     type: ParamType
-    low: float | None = None
-    high: float | None = None
+    low: float | None = Field(default=None, allow_inf_nan=False)
+    high: float | None = Field(default=None, allow_inf_nan=False)
     log: bool = False
-    step: float | None = None
-    choices: list[ParamValue] | None = None
+    step: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+    choices: list[Choice] | None = Field(default=None, max_length=MAX_CHOICES)
 
     @model_validator(mode="after")
     def _check_shape(self) -> Self:
@@ -48,7 +61,7 @@ class SearchSpace(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    params: list[ParamSpec]
+    params: list[ParamSpec] = Field(max_length=MAX_PARAMS)
 
     @model_validator(mode="after")
     def _unique_names(self) -> Self:
@@ -66,6 +79,29 @@ class SearchSpace(BaseModel):
         by_name = {p.name: p for p in overrides}
         merged = [by_name.pop(p.name, p) for p in self.params]
         return SearchSpace(params=merged + list(by_name.values()))
+
+    def grid_size(self) -> int:
+        """Points a grid search over this space enumerates (the product of each parameter's grid values)."""
+        return math.prod(len(grid_values(spec)) for spec in self.params)
+
+
+def grid_values(spec: ParamSpec, float_points: int = GRID_FLOAT_POINTS) -> list[Any]:
+    """The values a grid search tries: every choice, every int (at most 5 evenly spread), 3 floats."""
+    if spec.type is ParamType.CATEGORICAL:
+        assert spec.choices is not None
+        return list(spec.choices)
+    assert spec.low is not None and spec.high is not None
+    if spec.type is ParamType.INT:
+        low, high = int(spec.low), int(spec.high)
+        if high - low < GRID_INT_POINTS:
+            return list(range(low, high + 1))
+        return sorted({round(low + i * (high - low) / (GRID_INT_POINTS - 1)) for i in range(GRID_INT_POINTS)})
+    if spec.log:
+        ratio = (spec.high / spec.low) ** (1 / (float_points - 1))
+        inner = [spec.low * ratio**i for i in range(1, float_points - 1)]
+    else:
+        inner = [spec.low + i * (spec.high - spec.low) / (float_points - 1) for i in range(1, float_points - 1)]
+    return [spec.low, *inner, spec.high]
 
 
 def _int(name: str, low: int, high: int) -> ParamSpec:

@@ -16,7 +16,7 @@ from contracts.enums import (
     PrunerName,
     SamplerName,
 )
-from contracts.search_space import DEFAULT_SEARCH_SPACES, ParamSpec, SearchSpace
+from contracts.search_space import DEFAULT_SEARCH_SPACES, MAX_GRID_POINTS, MAX_PARAMS, ParamSpec, SearchSpace
 
 DEFAULT_HEALTH_WEIGHT = 0.3
 
@@ -55,7 +55,9 @@ class StudyConfig(BaseModel):
         default=None, ge=10, description="Cap on training samples (quick studies on big data)."
     )
     search_space: list[ParamSpec] = Field(
-        default_factory=list, description="Overrides of the default search space, by parameter name."
+        default_factory=list,
+        max_length=MAX_PARAMS,
+        description="Overrides of the default search space, by parameter name.",
     )
     max_retries: int = Field(default=2, ge=0, le=10, description="Times a trial whose trainer went silent is retried.")
 
@@ -69,6 +71,13 @@ class StudyConfig(BaseModel):
             )
         if self.dataset in (DatasetName.IMAGE_FOLDER, DatasetName.TEXT_CSV) and not self.data_dir:
             raise ValueError(f"dataset={self.dataset.value} needs data_dir=PATH pointing at your data")
+        if self.sampler is SamplerName.GRID:
+            points = self.effective_search_space().grid_size()
+            if points > MAX_GRID_POINTS:
+                raise ValueError(
+                    f"sampler=grid would enumerate {points:,} points, more than the limit of {MAX_GRID_POINTS:,}; "
+                    "narrow the search space (fewer choices, or fix parameters) or use sampler=tpe or random"
+                )
         return self
 
     @property
