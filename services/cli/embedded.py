@@ -118,12 +118,19 @@ async def run_embedded(
                 ReporterSettings(results_root=paths.output_dir),
             )
         )
-        trainer_settings = TrainerSettings(trainer_id="embedded-trainer", work_dir=paths.state_dir / "work")
+        trainer_settings = TrainerSettings(
+            trainer_id="embedded-trainer",
+            work_dir=paths.state_dir / "work",
+            data_dir=Path(config.data_dir) if config.data_dir else None,
+            allow_absolute_data_dir=True,  # the user at this terminal named it
+        )
         services.append(await trainer_bootstrap.start(bus, artifacts, trainer_settings))
         if api_port is not None:
-            api = await _start_api(bus, repository, artifacts, paths, api_port, config.data_dir)
+            api, made_token = await _start_api(bus, repository, artifacts, api_port, config.data_dir)
             services.append(api)
             progress.console.print(f"API: {api.url}/docs (job {study_id})")
+            if made_token is not None:
+                progress.console.print(f"API token for this run (shown once): {made_token}")
         created = StudyCreated(
             source="cli", study_id=study_id, data=StudyCreatedData(study_name=study_name, config=config)
         )
@@ -145,18 +152,25 @@ async def _start_api(
     bus: InMemoryBus,
     repository: ReadModelRepository,
     artifacts: LocalArtifactStore,
-    paths: EmbeddedPaths,
     port: int,
     data_dir: str | None,
-) -> RunningApi:
-    """The REST API on this run's bus and read models, on localhost: a token is used when
-    HPO_API_TOKEN is set, else it runs in development mode (open, like the terminal it serves)."""
+) -> tuple[RunningApi, str | None]:
+    """The REST API on this run's bus and read models, on localhost, behind a token: ``HPO_API_TOKEN`` when
+    set, else a random one made for this run (returned, to be shown once; None when it came from the
+    environment)."""
+    from pydantic import SecretStr
+
     from services.api import bootstrap as api_bootstrap
-    from services.api.settings import load_settings
+    from services.api.settings import ApiSettings, load_settings
+    from services.api.tokens import new_token
     from services.cli.serve import dataset_catalog
 
-    settings = load_settings(host="127.0.0.1", port=port, development=True, data_dir=data_dir)
-    return await api_bootstrap.start(bus, repository, artifacts, settings, dataset_catalog(settings.data_dir))
+    given = ApiSettings(development=True).token
+    made = None if given is not None else new_token()
+    token = given if given is not None else SecretStr(made or "")
+    settings = load_settings(host="127.0.0.1", port=port, data_dir=data_dir, token=token, development=False)
+    running = await api_bootstrap.start(bus, repository, artifacts, settings, dataset_catalog(settings.data_dir))
+    return running, made
 
 
 @contextlib.contextmanager

@@ -122,7 +122,10 @@ class DatabaseSettings(BaseSettings):
 class ProbeSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="HPO_", extra="ignore")
 
-    http_host: str = Field(default="0.0.0.0", description="Where /healthz, /readyz and /metrics listen.")
+    http_host: str = Field(
+        default="127.0.0.1",
+        description="Where /healthz, /readyz and /metrics listen; containers set 0.0.0.0 for probes and scrapes.",
+    )
     http_port: int = Field(default=9100, ge=0, le=65535, description="0 picks a free port.")
 
 

@@ -23,7 +23,14 @@ class TrainerSettings(BaseSettings):
 
     trainer_id: str = Field(default_factory=_default_trainer_id, description="Unique per trainer process.")
     heartbeat_seconds: float = Field(default=5.0, gt=0, description="Seconds between heartbeats of a running trial.")
-    data_dir: Path | None = Field(default=None, description="Where datasets live when a trial names none.")
+    data_dir: Path | None = Field(
+        default=None,
+        description="The data folder: where datasets live; a trial's own data_dir is a path inside it.",
+    )
+    allow_absolute_data_dir: bool = Field(
+        default=False,
+        description="Accept a trial's data_dir outside the data folder (the embedded run, where the user names it).",
+    )
     work_dir: Path = Field(default=Path("optimization_results/.hpo/work"), description="Scratch space for models.")
     allow_download: bool = Field(default=False, description="Download missing built-in datasets.")
     mode: Literal["keras", "synthetic"] = Field(

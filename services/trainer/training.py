@@ -22,6 +22,7 @@ from contracts.telemetry import EpochTelemetry, TrialMetrics
 from services.runtime.artifacts.port import ArtifactStore
 from services.runtime.errors import TrialFailure, UserInputError
 from services.trainer.control import EarlyStopping, EpochDecision, StopReason, decide
+from services.trainer.data_access import resolve_data_dir
 from services.trainer.dataset_cache import DatasetCache
 from services.trainer.memory import release_trial_memory
 from services.trainer.models.builder import BuiltModel, build_model
@@ -108,7 +109,7 @@ class KerasTrialRunner:
 
     def _train(self, job: TrialJob, hooks: TrialHooks) -> TrialOutcome:
         request = job.request
-        data_dir = Path(request.data_dir) if request.data_dir else self._settings.data_dir
+        data_dir = resolve_data_dir(request.data_dir, self._settings)
         splits = self._cache.get(
             request.dataset, data_dir, request.max_samples, allow_download=self._settings.allow_download
         )

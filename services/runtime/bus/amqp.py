@@ -21,8 +21,10 @@ with a retryable error, the consumer publishes a copy of the message to the back
 (default exchange, routing key = queue name) with ``x-hpo-deliveries`` incremented, waits for the
 confirm, then acks the original. The copy goes to the back of the queue, as in the in-process bus.
 A delivery whose count reaches ``max_deliveries``, a ``FatalError`` and an undecodable body are
-published to ``<queue>.dead`` (confirmed) and then acked. A message the broker redelivers after a
-lost connection keeps the count it had.
+published to ``<queue>.dead`` (confirmed) and then acked. A message the broker redelivers (its
+consumer died or lost its connection before settling it) counts as one more delivery: it is copied
+to the back of the queue with the count incremented before any handler sees it again, so a message
+that crashes every process that handles it is dead-lettered after ``max_deliveries``.
 
 Idempotency. Each bus remembers, per queue, the ids of the last events it handled (and those being
 handled), and acks a duplicate without calling the handler. That covers redelivery within one
@@ -173,6 +175,15 @@ class _Consumer:
         if not self._state.processed.claim(event.id):
             await message.ack()  # a duplicate: acked without running the handler
             return
+        if message.redelivered:
+            # Given out before and never settled: its consumer died (killed for memory, say) or lost its
+            # connection. The delivery is counted durably (a copy with the count goes to the back of the
+            # queue) before the handler runs again, so a message that kills every consumer ends in the
+            # dead-letter queue instead of being redelivered forever.
+            self._state.processed.release(event.id)
+            unsettled = Outcome(Verdict.RETRY, "delivered before and never settled: its consumer died or disconnected")
+            await self._settle(message, unsettled.after(deliveries, self._max_deliveries), deliveries, wait=False)
+            return
         outcome = Outcome(Verdict.RETRY, "interrupted")
         try:
             outcome = (await run_handler(self._handler, event, self.queue_name)).after(deliveries, self._max_deliveries)
@@ -180,14 +191,16 @@ class _Consumer:
             self._state.processed.settle(event.id, outcome)
         await self._settle(message, outcome, deliveries)
 
-    async def _settle(self, message: AbstractIncomingMessage, outcome: Outcome, deliveries: int) -> None:
+    async def _settle(
+        self, message: AbstractIncomingMessage, outcome: Outcome, deliveries: int, *, wait: bool = True
+    ) -> None:
         if outcome.verdict is Verdict.ACK:
             await message.ack()
         elif outcome.verdict is Verdict.DEAD:
             await self._dead_letter(message, outcome, deliveries)
         else:
-            delay = self._bus.retry_delay(deliveries)
-            log.warning("queue %s: handler error, retrying in %.1fs (%s)", self.queue_name, delay, outcome.reason)
+            delay = self._bus.retry_delay(deliveries) if wait else 0.0
+            log.warning("queue %s: retrying in %.1fs (%s)", self.queue_name, delay, outcome.reason)
             await asyncio.sleep(delay)  # holds this consumer's prefetch slot: an outage pauses consumption
             await self._bus._send_to_queue(self.queue_name, _copy(message, {DELIVERIES_HEADER: deliveries}))
             await message.ack()

@@ -2,6 +2,9 @@
 ``/metrics`` (Prometheus text format). Kubernetes probes and Prometheus scrape it.
 
 Dependency-free on purpose (asyncio streams): every service image has it, trainers included.
+Bounded: it listens on 127.0.0.1 unless told otherwise (deployments set ``HPO_HTTP_HOST=0.0.0.0``),
+serves at most ``MAX_CONNECTIONS`` clients at once (others are closed at once), and reads at most
+``MAX_HEADER_BYTES`` of request line and headers, with a 5 s timeout, before it answers.
 """
 
 from __future__ import annotations
@@ -14,14 +17,19 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 
 Readiness = Callable[[], bool]
 
+MAX_CONNECTIONS = 32
+MAX_HEADER_BYTES = 8 * 1024
+READ_TIMEOUT_SECONDS = 5.0
+
 
 class ProbeServer:
-    def __init__(self, registry: CollectorRegistry, ready: Readiness, host: str = "0.0.0.0", port: int = 0) -> None:
+    def __init__(self, registry: CollectorRegistry, ready: Readiness, host: str = "127.0.0.1", port: int = 0) -> None:
         self._registry = registry
         self._ready = ready
         self._host = host
         self._port = port
         self._server: asyncio.Server | None = None
+        self._connections = 0
 
     @property
     def port(self) -> int:
@@ -30,7 +38,7 @@ class ProbeServer:
         return int(self._server.sockets[0].getsockname()[1])
 
     async def start(self) -> None:
-        self._server = await asyncio.start_server(self._serve, self._host, self._port)
+        self._server = await asyncio.start_server(self._serve, self._host, self._port, limit=MAX_HEADER_BYTES)
 
     async def stop(self) -> None:
         if self._server is not None:
@@ -39,10 +47,12 @@ class ProbeServer:
             self._server = None
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self._connections >= MAX_CONNECTIONS:
+            writer.close()
+            return
+        self._connections += 1
         try:
-            request_line = await asyncio.wait_for(reader.readline(), timeout=5)
-            while (await asyncio.wait_for(reader.readline(), timeout=5)) not in (b"\r\n", b"\n", b""):
-                pass  # headers are not needed
+            request_line = await self._read_head(reader)
             parts = request_line.decode("latin-1").split()
             path = parts[1].split("?", 1)[0] if len(parts) >= 2 else ""
             status, content_type, body = self._respond(parts[0] if parts else "", path)
@@ -52,12 +62,25 @@ class ProbeServer:
             )
             writer.write(head.encode("latin-1") + body)
             await writer.drain()
-        except (TimeoutError, ConnectionError, UnicodeDecodeError):
+        except (TimeoutError, ConnectionError, UnicodeDecodeError, ValueError, asyncio.LimitOverrunError):
             pass
         finally:
+            self._connections -= 1
             writer.close()
             with contextlib.suppress(ConnectionError):
                 await writer.wait_closed()
+
+    @staticmethod
+    async def _read_head(reader: asyncio.StreamReader) -> bytes:
+        """The request line, after reading (and dropping) the headers within the size and time limits."""
+        async with asyncio.timeout(READ_TIMEOUT_SECONDS):
+            request_line = await reader.readline()
+            read = len(request_line)
+            while (line := await reader.readline()) not in (b"\r\n", b"\n", b""):
+                read += len(line)
+                if read > MAX_HEADER_BYTES:
+                    raise ValueError("request head too large")
+        return request_line
 
     def _respond(self, method: str, path: str) -> tuple[str, str, bytes]:
         if method != "GET":

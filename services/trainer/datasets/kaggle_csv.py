@@ -35,7 +35,7 @@ def _check_header(path: Path) -> int:
     if not header or header[0] != "label" or side * side != len(header) - 1 or side == 0:
         raise DatasetError(
             f"{path}: expected a Kaggle-style header 'label,pixel1,...,pixel784' (a label then a square number of "
-            f"pixel columns), found {len(header)} columns starting with {header[:2]}"
+            f"pixel columns); its first line has {len(header)} columns"
         )
     return side
 

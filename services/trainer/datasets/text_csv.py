@@ -43,9 +43,11 @@ def _read_rows(path: Path, encoding: str) -> list[tuple[str, str]]:
     with path.open(newline="", encoding=encoding) as f:
         reader = csv.reader(f)
         header = [h.strip().lower() for h in next(reader, [])]
-        if "text" not in header or "label" not in header:
+        missing = [f"'{name}'" for name in ("text", "label") if name not in header]
+        if missing:
             raise DatasetError(
-                f"text_csv: {path} needs a header row with 'text' and 'label' columns, found {header[:5]}"
+                f"text_csv: {path} needs a header row with 'text' and 'label' columns; its first row "
+                f"({len(header)} columns) has no {' or '.join(missing)} column"
             )
         text_col, label_col = header.index("text"), header.index("label")
         for line_no, row in enumerate(reader, start=2):
