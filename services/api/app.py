@@ -6,17 +6,21 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from services.api import errors
 from services.api.context import ApiContext
 from services.api.datasets import ContractsCatalog, DatasetCatalog
 from services.api.routes import datasets, download, health, jobs, stream, trials
 from services.api.routes.common import errors as errors_of
-from services.api.settings import ApiSettings, token_problem
+from services.api.settings import ApiSettings
 from services.api.stream import EventHub
+from services.api.throttle import FailedAttempts
+from services.api.tokens import token_problem
 from services.runtime.artifacts.port import ArtifactStore
 from services.runtime.bus.port import Bus
 from services.runtime.db.repository import ReadModelRepository
+from services.runtime.db.tokens import TokenRepository
 from services.runtime.errors import UserInputError
 
 DESCRIPTION = """\
@@ -24,8 +28,10 @@ Health-aware hyperparameter optimization over HTTP. `POST /optimize` starts a st
 `GET /jobs/{id}/events` streams its trials, epochs, health and alerts as Server-Sent Events, and
 `GET /jobs/{id}/download` returns the results ZIP once the report is built.
 
-Mutating and download endpoints need `Authorization: Bearer <HPO_API_TOKEN>`; read endpoints
-too when the server runs with `HPO_API_PROTECT_READS=true`.
+Every endpoint but `/health` needs `Authorization: Bearer <token>`: the admin token
+(`HPO_API_TOKEN`) or a named token (`hpo tokens create NAME --role read|submit|admin`). A `submit`
+token sees, stops and downloads its own jobs only. Reads are open only when the server runs with
+`HPO_API_OPEN_READS=true`.
 """
 
 
@@ -53,6 +59,8 @@ def create_app(
         settings=settings,
         datasets=datasets_catalog or ContractsCatalog(),
         hub=hub or EventHub(queue_size=settings.stream_queue_size),
+        tokens=TokenRepository(repository.engine),
+        failed_attempts=FailedAttempts(settings.failed_auth_limit),
     )
 
     @asynccontextmanager
@@ -76,6 +84,7 @@ def create_app(
     app.state.hpo = ctx
     errors.install(app)
     app.add_middleware(errors.BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.allowed_hosts)
     for module in (health, datasets, jobs, trials, stream, download):
         app.include_router(module.router)
     return app

@@ -14,12 +14,16 @@ from fastapi import Depends, HTTPException, Request
 from contracts.enums import StudyState
 from services.api.datasets import DatasetCatalog
 from services.api.models import Job
+from services.api.principal import Principal
 from services.api.settings import ApiSettings
 from services.api.stream import EventHub
+from services.api.throttle import FailedAttempts
 from services.runtime.artifacts.port import ArtifactStore
 from services.runtime.bus.port import Bus
 from services.runtime.db.records import StudyRecord
 from services.runtime.db.repository import ReadModelRepository
+from services.runtime.db.series import SeriesReader
+from services.runtime.db.tokens import TokenRepository
 
 R = TypeVar("R")
 
@@ -35,8 +39,16 @@ class ApiContext:
     settings: ApiSettings
     datasets: DatasetCatalog
     hub: EventHub
+    tokens: TokenRepository | None = None
+    """Named API tokens (None: only the admin token in the settings)."""
+    failed_attempts: FailedAttempts = field(default_factory=lambda: FailedAttempts(10))
     submitted: OrderedDict[str, Job] = field(default_factory=OrderedDict)
     """Jobs this process accepted that the reporter may not have recorded yet."""
+    series: SeriesReader = field(init=False)
+    """Lean reads for charts, on the repository's database."""
+
+    def __post_init__(self) -> None:
+        self.series = SeriesReader(self.repository.engine)
 
     async def db(self, call: Callable[..., R], *args: Any, **kwargs: Any) -> R:
         """Run a repository call off the event loop."""
@@ -47,17 +59,17 @@ class ApiContext:
         while len(self.submitted) > SUBMITTED_KEPT:
             self.submitted.popitem(last=False)
 
-    async def job(self, job_id: str) -> tuple[Job, StudyRecord | None]:
-        """The job, or a 404 naming the id; ``submitted`` jobs have no record yet."""
+    async def job(self, job_id: str, viewer: Principal) -> tuple[Job, StudyRecord | None]:
+        """The job, or a 404 naming the id (also for another owner's job); ``submitted`` jobs have no record yet."""
         record = await self.db(self.repository.get_study, job_id)
-        if record is not None:
+        if record is not None and viewer.may_see(record.owner):
             self.submitted.pop(job_id, None)
             counts = None
             if record.state not in TERMINAL_STUDY_STATES or not record.counts:
                 counts = await self.db(self.repository.trial_counts, job_id)
             return Job.of(record, counts), record
         pending = self.submitted.get(job_id)
-        if pending is not None:
+        if record is None and pending is not None and viewer.may_see(pending.owner):
             return pending, None
         raise HTTPException(404, f"no job with id {job_id!r}; GET /jobs lists the known jobs")
 

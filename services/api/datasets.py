@@ -3,13 +3,20 @@
 The API imports no other service: the cli hands it the trainer's ``describe_datasets`` and a raw
 loader (``FileCatalog``). Without them the API knows only what the contracts say
 (``ContractsCatalog``: names and modalities, files unknown).
+
+Previews never hold up other requests: each dataset is loaded once (at most two at a time, on the
+catalog's own threads, not the event loop's shared pool), every preview size is a slice of one
+``MAX_PREVIEW`` preview, and a dataset that failed to load is not tried again for
+``FAILURE_TTL_SECONDS``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
-import threading
+import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -21,6 +28,8 @@ from services.api.models import Dataset, DatasetPreview, Sample
 from services.api.png import encode_png
 
 MAX_PREVIEW = 16
+LOADER_THREADS = 2
+FAILURE_TTL_SECONDS = 30.0
 TEXT_PREVIEW_WORDS = 80
 USER_DATA = frozenset({DatasetName.IMAGE_FOLDER, DatasetName.TEXT_CSV})
 
@@ -30,11 +39,11 @@ class DatasetUnavailable(Exception):
 
 
 class DatasetCatalog(Protocol):
-    """Describes datasets and shows a few samples; both may read the disk (call them in a thread)."""
+    """Describes datasets (reads the disk: call it in a thread) and shows a few samples."""
 
     def describe(self) -> list[Dataset]: ...
 
-    def preview(self, name: DatasetName, count: int) -> DatasetPreview:
+    async def preview(self, name: DatasetName, count: int) -> DatasetPreview:
         """Up to ``count`` samples, one class after another; raises ``DatasetUnavailable``."""
 
 
@@ -108,40 +117,62 @@ class ContractsCatalog:
             for name in DatasetName
         ]
 
-    def preview(self, name: DatasetName, count: int) -> DatasetPreview:
+    async def preview(self, name: DatasetName, count: int) -> DatasetPreview:
         raise DatasetUnavailable(f"{name.value}: this API was started without the dataset loaders")
 
 
 class FileCatalog:
     """Datasets as found under ``data_dir`` by the trainer's own readers; previews are cached."""
 
-    def __init__(self, describe: Describe, load_raw: LoadRaw, data_dir: Path | None) -> None:
+    def __init__(
+        self,
+        describe: Describe,
+        load_raw: LoadRaw,
+        data_dir: Path | None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._describe = describe
         self._load_raw = load_raw
         self._data_dir = data_dir
-        self._previews: dict[tuple[DatasetName, int], DatasetPreview] = {}
-        self._lock = threading.Lock()
+        self._clock = clock
+        self._executor = ThreadPoolExecutor(max_workers=LOADER_THREADS, thread_name_prefix="hpo-api-datasets")
+        self._previews: dict[DatasetName, DatasetPreview] = {}
+        self._failures: dict[DatasetName, tuple[float, str]] = {}
+        self._loading: dict[DatasetName, asyncio.Lock] = {}
 
     def describe(self) -> list[Dataset]:
         return [_dataset(info) for info in self._describe(self._data_dir)]
 
-    def preview(self, name: DatasetName, count: int) -> DatasetPreview:
+    async def preview(self, name: DatasetName, count: int) -> DatasetPreview:
         count = max(1, min(count, MAX_PREVIEW))
         if name in USER_DATA:
             raise DatasetUnavailable(f"{name.value} is your own data, given per study with data_dir; no preview here")
-        with self._lock:
-            cached = self._previews.get((name, count))
-            if cached is not None:
-                return cached
-            try:
-                raw = self._load_raw(name, self._data_dir)
-            except Exception as exc:
-                message = _first_line(exc)
-                prefix = "" if message.startswith(name.value) else f"{name.value}: "
-                raise DatasetUnavailable(prefix + message) from exc
-            preview = build_preview(name, raw, count)
-            self._previews[(name, count)] = preview
-            return preview
+        async with self._loading.setdefault(name, asyncio.Lock()):  # one load per dataset; others wait for it
+            full = self._previews.get(name)
+            if full is None:
+                full = self._previews[name] = await self._load(name)
+        return full.model_copy(update={"samples": full.samples[:count]})
+
+    async def _load(self, name: DatasetName) -> DatasetPreview:
+        failed = self._failures.get(name)
+        if failed is not None and self._clock() - failed[0] < FAILURE_TTL_SECONDS:
+            raise DatasetUnavailable(failed[1])
+        loop = asyncio.get_running_loop()
+        try:
+            raw = await loop.run_in_executor(self._executor, self._load_raw, name, self._data_dir)
+            return await loop.run_in_executor(self._executor, build_preview, name, raw, MAX_PREVIEW)
+        except DatasetUnavailable as exc:
+            self._failures[name] = (self._clock(), str(exc))
+            raise
+        except Exception as exc:
+            message = _first_line(exc)
+            message = message if message.startswith(name.value) else f"{name.value}: {message}"
+            self._failures[name] = (self._clock(), message)
+            raise DatasetUnavailable(message) from exc
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
 
 
 def build_preview(name: DatasetName, raw: RawDataLike, count: int) -> DatasetPreview:

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from pathlib import PurePosixPath
 from typing import Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from contracts.enums import DatasetName, Modality
+from contracts.events import STUDY_NAME_PATTERN
 from contracts.study import StudyConfig
 from services.runtime.db.records import StudyRecord, TrialRecord
 
 T = TypeVar("T")
-
-STUDY_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$"
 
 
 class ErrorOut(BaseModel):
@@ -24,13 +24,30 @@ class ErrorOut(BaseModel):
 
 
 class OptimizeRequest(StudyConfig):
-    """A study request: the contracts' ``StudyConfig`` plus an optional study name."""
+    """A study request: the contracts' ``StudyConfig`` plus an optional study name.
+
+    ``data_dir`` here is a folder inside the server's data folder, named relative to it: the API never
+    lets a client point a study at a file of its own choosing (the trainers check it again)."""
 
     study_name: str | None = Field(
         default=None,
         pattern=STUDY_NAME_PATTERN,
         description="Name of the study and of its results folder; generated when omitted. Letters, digits, _ . -",
     )
+
+    @field_validator("data_dir")
+    @classmethod
+    def _inside_the_data_folder(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        path = PurePosixPath(value.replace("\\", "/"))
+        if not value.strip() or len(value) > 255 or "\0" in value:
+            raise ValueError("data_dir must be a folder name of at most 255 characters")
+        if path.is_absolute() or value.startswith("~") or ":" in value or ".." in path.parts:
+            raise ValueError(
+                "data_dir must be a path relative to the server's data folder, without '..' (e.g. 'my_images')"
+            )
+        return str(path)
 
     def config(self) -> StudyConfig:
         return StudyConfig.model_validate(self.model_dump(exclude={"study_name"}))
@@ -63,6 +80,7 @@ class Job(BaseModel):
     best_trial_id: str | None = None
     reason: str | None = None
     counts: dict[str, int] = Field(default_factory=dict)
+    owner: str | None = Field(default=None, description="The named token that submitted it (None: admin or CLI).")
 
     @classmethod
     def of(cls, record: StudyRecord, counts: dict[str, int] | None = None) -> Job:
@@ -79,6 +97,7 @@ class Job(BaseModel):
             best_trial_id=record.best_trial_id,
             reason=record.reason,
             counts=counts if counts is not None else record.counts,
+            owner=record.owner,
         )
 
 
@@ -164,12 +183,16 @@ class Alert(BaseModel):
 
 
 class Trends(BaseModel):
-    """Series for charts: per trial (by number), per epoch (by trial, then epoch) and the alerts."""
+    """Series for charts: per trial (by number; downsampled when long), a page of epochs (by trial, then
+    epoch) and the alerts."""
 
     job_id: str
     trials: list[TrialPoint]
     epochs: list[EpochPoint]
     alerts: list[Alert]
+    trials_total: int = Field(default=0, description="Trials in the study (``trials`` may show fewer).")
+    epochs_total: int = Field(default=0, description="Epoch rows in the study; page with epochs_offset.")
+    epochs_offset: int = 0
 
 
 class Service(BaseModel):

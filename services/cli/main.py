@@ -61,6 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _remote_arguments(optimize, required=False)
     optimize.add_argument(
+        "--force", action="store_true", help="remote run: replace an existing <study>.zip and <study>/ when fetching"
+    )
+    optimize.add_argument(
         "--api-port", type=int, default=None, metavar="PORT",
         help="embedded run: also serve the REST API on 127.0.0.1:PORT while the study runs (0: any free port)",
     )  # fmt: skip
@@ -86,7 +89,25 @@ def build_parser() -> argparse.ArgumentParser:
     download = commands.add_parser("download", help="fetch a remote study's results ZIP and unpack it")
     download.add_argument("job_id", metavar="ID")
     download.add_argument("--output-dir", default="./optimization_results", help="where <study>/ and <study>.zip go")
+    download.add_argument("--force", action="store_true", help="replace an existing <study>.zip and <study>/")
     _remote_arguments(download, required=True)
+    tokens = commands.add_parser(
+        "tokens",
+        help="named API tokens (read, submit, admin) with quotas",
+        description="Manage the API's named tokens in the read-model database (HPO_DATABASE_URL).",
+    )
+    token_commands = tokens.add_subparsers(dest="tokens_command", metavar="ACTION", required=True)
+    create = token_commands.add_parser("create", help="make a token (shown once)")
+    create.add_argument("name", help="lowercase name; it owns the jobs the token starts")
+    create.add_argument("--role", default="submit", choices=["read", "submit", "admin"])
+    create.add_argument("--max-trial-epochs", type=int, default=None, help="quota: trials x max_epochs per study")
+    create.add_argument("--max-running-studies", type=int, default=None, help="quota: studies running at once")
+    token_commands.add_parser("list", help="every token with its role, state and quotas")
+    revoke = token_commands.add_parser("revoke", help="revoke a token at once")
+    revoke.add_argument("name")
+    for parser_ in token_commands.choices.values():
+        parser_.add_argument("--database-url", default=None, help="default: HPO_DATABASE_URL")
+        parser_.add_argument("--env-file", default=None, help="KEY=VALUE file loaded before the environment is read")
     db = commands.add_parser("db", help="database maintenance", description="Read-model database maintenance.")
     db_commands = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
     upgrade = db_commands.add_parser("upgrade", help="apply the Alembic migrations of the read models")
@@ -116,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
 
                 options = ask_options(console.input, console.print) + options
             if args.url:
-                return _optimize_remote(args.url, args.token, options, args.search_space, console)
+                return _optimize_remote(args.url, args.token, options, args.search_space, console, force=args.force)
             return _optimize(options, args.search_space, console, api_port=args.api_port)
         if args.command in ("jobs", "stop", "download"):
             return _remote_command(args, console)
@@ -126,6 +147,8 @@ def main(argv: list[str] | None = None) -> int:
             return _serve(args.service, args.env_file)
         if args.command == "db":
             return _db_upgrade(args.database_url, args.env_file, console)
+        if args.command == "tokens":
+            return _tokens(args, console)
         parser.print_help()
         return EXIT_USAGE
     except UserInputError as exc:
@@ -178,14 +201,14 @@ def _remote_api(url: str | None, token: str | None) -> RemoteApi:
 
 
 def _optimize_remote(
-    url: str, token: str | None, options: list[str], search_space: str | None, console: Console
+    url: str, token: str | None, options: list[str], search_space: str | None, console: Console, *, force: bool
 ) -> int:
     from services.cli.remote.session import run_remote
     from services.cli.study_args import parse_assignments
 
     request = parse_assignments(options, search_space)
     with _remote_api(url, token) as api:
-        state = run_remote(api, request, console)
+        state = run_remote(api, request, console, force=force)
     if state is StudyState.FAILED:
         return EXIT_STUDY_FAILED
     return EXIT_INTERRUPTED if state is StudyState.STOPPED else EXIT_OK
@@ -206,7 +229,7 @@ def _remote_command(args: argparse.Namespace, console: Console) -> int:
             console.print(f"job {args.job_id}: stopping (running trials end at their next epoch boundary)")
         else:
             name = api.job(args.job_id)["name"]
-            study_dir, bundle = fetch_results(api, args.job_id, name, Path(args.output_dir))
+            study_dir, bundle = fetch_results(api, args.job_id, name, Path(args.output_dir), force=args.force)
             console.print(f"results: {study_dir}\nzip:     {bundle}")
     return EXIT_OK
 
@@ -242,6 +265,27 @@ def _db_upgrade(database_url: str | None, env_file: str | None, console: Console
     url = database_url or load(DatabaseSettings).url
     upgrade(url)
     console.print(f"read-model database at revision {current_revision(url)}")
+    return EXIT_OK
+
+
+def _tokens(args: argparse.Namespace, console: Console) -> int:
+    from services.cli import tokens
+    from services.cli.serve import load_env_file
+
+    load_env_file(args.env_file)
+    if args.tokens_command == "create":
+        tokens.create(
+            args.name,
+            args.role,
+            args.database_url,
+            console,
+            max_trial_epochs=args.max_trial_epochs,
+            max_running_studies=args.max_running_studies,
+        )
+    elif args.tokens_command == "list":
+        tokens.show(args.database_url, console)
+    else:
+        tokens.revoke(args.name, args.database_url, console)
     return EXIT_OK
 
 

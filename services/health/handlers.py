@@ -55,7 +55,7 @@ handlers: HandlerTable[HealthDeps] = HandlerTable("health")
 @handlers.on(TrialEpochCompleted)
 async def on_epoch_completed(event: TrialEpochCompleted, deps: HealthDeps) -> None:
     trial_id = _trial_id(event)
-    trial = deps.state.record(trial_id, event.data.trial_number, event.data.telemetry)
+    trial = deps.state.record(trial_id, event.data.trial_number, event.data.telemetry, event.study_id)
     if trial is None:
         log.debug("epoch %d of finished trial %s ignored", event.data.telemetry.epoch, trial_id)
         return
@@ -75,8 +75,8 @@ async def on_epoch_completed(event: TrialEpochCompleted, deps: HealthDeps) -> No
 @handlers.on(TrialCompleted)
 async def on_trial_completed(event: TrialCompleted, deps: HealthDeps) -> None:
     trial_id = _trial_id(event)
-    if deps.state.is_finished(trial_id):
-        log.debug("trial.completed for already finished trial %s ignored", trial_id)
+    if deps.state.is_finished(trial_id) or not deps.state.belongs(trial_id, event.study_id):
+        log.debug("trial.completed for finished or foreign trial %s ignored", trial_id)
         return
     metrics = event.data.metrics
     epochs = _epochs(deps, trial_id)
@@ -88,7 +88,7 @@ async def on_trial_completed(event: TrialCompleted, deps: HealthDeps) -> None:
 async def on_trial_ended(event: TrialPruned | TrialFailed, deps: HealthDeps) -> None:
     """Pruned or failed: a final assessment from the epochs seen, when there is at least one."""
     trial_id = _trial_id(event)
-    if deps.state.is_finished(trial_id):
+    if deps.state.is_finished(trial_id) or not deps.state.belongs(trial_id, event.study_id):
         return
     epochs = _epochs(deps, trial_id)
     if epochs:

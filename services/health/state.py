@@ -27,6 +27,7 @@ class TrialHistory:
 
     trial_id: str
     trial_number: int
+    study_id: str = ""
     epochs: list[EpochTelemetry] = field(default_factory=list)
     alerted: set[AlertKey] = field(default_factory=set)
 
@@ -61,13 +62,21 @@ class HealthState:
     def is_finished(self, trial_id: str) -> bool:
         return trial_id in self._finished
 
-    def record(self, trial_id: str, trial_number: int, telemetry: EpochTelemetry) -> TrialHistory | None:
-        """Add one epoch to a trial's history; ``None`` (nothing recorded) when the trial already ended."""
-        if trial_id in self._finished:
+    def belongs(self, trial_id: str, study_id: str) -> bool:
+        """False when the trial is tracked under another study (an event naming the wrong study is ignored)."""
+        trial = self._trials.get(trial_id)
+        return trial is None or trial.study_id == study_id
+
+    def record(
+        self, trial_id: str, trial_number: int, telemetry: EpochTelemetry, study_id: str = ""
+    ) -> TrialHistory | None:
+        """Add one epoch to a trial's history; ``None`` (nothing recorded) when the trial already ended or is
+        tracked under another study."""
+        if trial_id in self._finished or not self.belongs(trial_id, study_id):
             return None
         trial = self._trials.get(trial_id)
         if trial is None:
-            trial = self._trials[trial_id] = TrialHistory(trial_id=trial_id, trial_number=trial_number)
+            trial = self._trials[trial_id] = TrialHistory(trial_id, trial_number, study_id)
         self._trials.move_to_end(trial_id)
         trial.add(telemetry)
         while len(self._trials) > self._max_trials:

@@ -75,6 +75,21 @@ async def _once(event: EventEnvelope, deps: ReporterDeps, apply: Apply) -> bool:
     return await asyncio.to_thread(deps.repository.run_once, CONSUMER, event.id, apply)
 
 
+async def _once_for_trial(event: EventEnvelope, deps: ReporterDeps, apply: Apply) -> bool:
+    """``_once`` for a trial event, applied only when the trial is new or belongs to the event's study:
+    an event naming another study's trial (forged, or a bug) changes nothing."""
+    trial_id = _trial_id(event)
+
+    def guarded(repo: ReadModelRepository) -> None:
+        current = repo.get_trial(trial_id)
+        if current is not None and current.study_id != event.study_id:
+            log.warning("%s for trial %s names study %s, not its own; ignored", event.type, trial_id, event.study_id)
+            return
+        apply(repo)
+
+    return await _once(event, deps, guarded)
+
+
 def _trial_id(event: EventEnvelope) -> str:
     if not event.trial_id:
         raise FatalError(f"{event.type} event {event.id} carries no trial_id")
@@ -119,8 +134,12 @@ async def on_study_created(event: StudyCreated, deps: ReporterDeps) -> None:
     config = event.data.config
 
     def apply(repo: ReadModelRepository) -> None:
+        if repo.get_study(event.study_id) is not None:
+            log.warning("study.created for known study %s ignored (a study is created once)", event.study_id)
+            return
         repo.upsert_study(
             event.study_id,
+            owner=event.data.owner,
             name=event.data.study_name,
             dataset=config.dataset.value,
             mode=config.mode.value,
@@ -142,7 +161,7 @@ async def on_trial_requested(event: TrialRequested, deps: ReporterDeps) -> None:
             trial_id, event.study_id, number=data.trial_number, attempt=data.attempt, params=data.params, **state
         )
 
-    await _once(event, deps, apply)
+    await _once_for_trial(event, deps, apply)
 
 
 @handlers.on(TrialStarted)
@@ -160,7 +179,7 @@ async def on_trial_started(event: TrialStarted, deps: ReporterDeps) -> None:
         state = _state_after(repo.get_trial(trial_id), TrialState.RUNNING)
         repo.upsert_trial(trial_id, event.study_id, **fields, **state)
 
-    await _once(event, deps, apply)
+    await _once_for_trial(event, deps, apply)
 
 
 @handlers.on(TrialEpochCompleted)
@@ -189,7 +208,7 @@ async def on_epoch_completed(event: TrialEpochCompleted, deps: ReporterDeps) -> 
             telemetry=telemetry.model_dump(mode="json"),
         )
 
-    await _once(event, deps, apply)
+    await _once_for_trial(event, deps, apply)
 
 
 @handlers.on(TrialCompleted)
@@ -216,7 +235,7 @@ async def on_trial_completed(event: TrialCompleted, deps: ReporterDeps) -> None:
         repo.upsert_trial(trial_id, event.study_id, **fields)
         _rescore(repo, trial_id, event.study_id)
 
-    await _once(event, deps, apply)
+    await _once_for_trial(event, deps, apply)
 
 
 @handlers.on(TrialPruned)
@@ -233,7 +252,7 @@ async def on_trial_pruned(event: TrialPruned, deps: ReporterDeps) -> None:
     if data.last_val_accuracy is not None:
         fields["val_accuracy"] = data.last_val_accuracy
 
-    await _once(event, deps, lambda repo: repo.upsert_trial(trial_id, event.study_id, **fields))
+    await _once_for_trial(event, deps, lambda repo: repo.upsert_trial(trial_id, event.study_id, **fields))
 
 
 @handlers.on(TrialFailed)
@@ -254,7 +273,7 @@ async def on_trial_failed(event: TrialFailed, deps: ReporterDeps) -> None:
             fields["epochs_trained"] = data.epochs_trained
         repo.upsert_trial(trial_id, event.study_id, **fields)
 
-    await _once(event, deps, apply)
+    await _once_for_trial(event, deps, apply)
 
 
 @handlers.on(TrialHealthAssessed)
@@ -275,7 +294,7 @@ async def on_health_assessed(event: TrialHealthAssessed, deps: ReporterDeps) -> 
         )
         _rescore(repo, trial_id, event.study_id)
 
-    await _once(event, deps, apply)
+    await _once_for_trial(event, deps, apply)
 
 
 @handlers.on(TrialHealthAlert)
@@ -295,7 +314,7 @@ async def on_health_alert(event: TrialHealthAlert, deps: ReporterDeps) -> None:
             layer=alert.layer,
         )
 
-    await _once(event, deps, apply)
+    await _once_for_trial(event, deps, apply)
 
 
 @handlers.on(ArtifactStored)

@@ -15,10 +15,12 @@ def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
     text = {
         400: "Malformed request.",
         401: "Missing or wrong bearer token.",
+        403: "The token's role or quota does not allow it.",
         404: "Unknown job or nothing to return yet.",
         409: "The job is already finished.",
         413: "Request body too large.",
         422: "Invalid field; the detail names it and the allowed values.",
+        429: "Too many wrong tokens from this address, or the token's running-studies quota is used up.",
         503: "A dependency (database, broker, stream) is unavailable.",
     }
     return {code: {"model": ErrorOut, "description": text[code]} for code in codes}

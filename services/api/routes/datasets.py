@@ -8,13 +8,13 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Query
 
 from contracts.enums import DatasetName
-from services.api.auth import require_read
+from services.api.auth import reader
 from services.api.context import ContextDep
 from services.api.datasets import MAX_PREVIEW, DatasetUnavailable
 from services.api.models import Dataset, DatasetPreview
 from services.api.routes.common import errors
 
-router = APIRouter(tags=["datasets"], dependencies=[Depends(require_read)])
+router = APIRouter(tags=["datasets"], dependencies=[Depends(reader)])
 
 
 @router.get("/datasets", response_model=list[Dataset], responses=errors(401))
@@ -31,6 +31,6 @@ async def preview(
 ) -> DatasetPreview:
     """A few samples, one class after another: base64 PNG images or the first words of texts."""
     try:
-        return await asyncio.to_thread(ctx.datasets.preview, name, count)
+        return await ctx.datasets.preview(name, count)
     except DatasetUnavailable as exc:
         raise HTTPException(404, str(exc)) from None

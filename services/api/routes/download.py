@@ -8,11 +8,11 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from fastapi import APIRouter, Depends, HTTPException
+from fastapi import APIRouter, HTTPException
 from fastapi.responses import FileResponse
 from starlette.background import BackgroundTask
 
-from services.api.auth import require_token
+from services.api.auth import ReaderDep
 from services.api.context import ApiContext, ContextDep
 from services.api.routes.common import JobId, errors
 from services.runtime.artifacts.port import ArtifactNotFound, check_key
@@ -45,12 +45,11 @@ async def bundle_key(ctx: ApiContext, job_id: str) -> str | None:
 @router.get(
     "/jobs/{job_id}/download",
     response_class=FileResponse,
-    dependencies=[Depends(require_token)],
     responses={200: {"content": {"application/zip": {}}, "description": "The results ZIP."}, **errors(401, 404)},
 )
-async def download(job_id: JobId, ctx: ContextDep) -> FileResponse:
+async def download(job_id: JobId, ctx: ContextDep, viewer: ReaderDep) -> FileResponse:
     """The results ZIP (plots, report, best model, trials.csv, health JSON); 404 until the report is built."""
-    found, _ = await ctx.job(job_id)
+    found, _ = await ctx.job(job_id, viewer)
     key = await bundle_key(ctx, job_id)
     if key is None:
         raise HTTPException(

@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 
 from contracts.enums import HEALTH_ONLY_OBJECTIVES, Mode, Objective
 from contracts.study import StudyConfig
-from services.api.auth import require_read
+from services.api.auth import reader
 from services.api.context import ContextDep
 from services.api.models import Choice, Service
 from services.api.routes.common import errors
@@ -46,21 +46,21 @@ async def health(ctx: ContextDep) -> Service | JSONResponse:
         database=database,
         version=VERSION,
         auth="token" if ctx.settings.auth_enabled else "disabled",
-        reads_protected=ctx.settings.protect_reads,
+        reads_protected=not ctx.settings.open_reads,
     )
     if database != "ok":
         return JSONResponse(body.model_dump(), status_code=503)
     return body
 
 
-@router.get("/modes", response_model=list[Choice], dependencies=[Depends(require_read)], responses=errors(401))
+@router.get("/modes", response_model=list[Choice], dependencies=[Depends(reader)], responses=errors(401))
 async def modes() -> list[Choice]:
     """How a study scores its trials."""
     default = StudyConfig.model_fields["mode"].default
     return [Choice(value=m.value, description=MODE_TEXT[m], default=m == default) for m in Mode]
 
 
-@router.get("/objectives", response_model=list[Choice], dependencies=[Depends(require_read)], responses=errors(401))
+@router.get("/objectives", response_model=list[Choice], dependencies=[Depends(reader)], responses=errors(401))
 async def objectives() -> list[Choice]:
     """What a study can optimize; health objectives are valid in health mode only."""
     default = StudyConfig.model_fields["optimize_for"].default

@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Query
 
+from contracts.enums import StudyState
 from contracts.events import (
     EventEnvelope,
     StudyCreated,
@@ -15,9 +16,11 @@ from contracts.events import (
     StudyStopRequestedData,
     new_id,
 )
-from services.api.auth import require_read, require_token
+from contracts.study import StudyConfig
+from services.api.auth import ReaderDep, SubmitterDep
 from services.api.context import TERMINAL_STUDY_STATES, ApiContext, ContextDep, now
 from services.api.models import Job, JobAccepted, OptimizeRequest, Page, StopAccepted
+from services.api.principal import Principal
 from services.api.routes.common import JobId, errors
 
 log = logging.getLogger(__name__)
@@ -31,16 +34,18 @@ MAX_JOBS_PAGE = 200
     "/optimize",
     status_code=202,
     response_model=JobAccepted,
-    dependencies=[Depends(require_token)],
-    responses=errors(401, 503),
+    responses=errors(401, 403, 429, 503),
 )
-async def optimize(request: OptimizeRequest, ctx: ContextDep) -> JobAccepted:
-    """Start a study: publishes ``study.created``; the job id is the study id."""
+async def optimize(request: OptimizeRequest, ctx: ContextDep, submitter: SubmitterDep) -> JobAccepted:
+    """Start a study: publishes ``study.created``; the job id is the study id. A named token's quotas apply:
+    trials x max_epochs per study, and studies running at once (403 naming the limit)."""
     config = request.config()
+    await _check_quotas(ctx, submitter, config)
     job_id = new_id()
     created = now()
     name = request.study_name or f"{config.dataset.value}_{config.mode.value}_{created:%Y%m%d_%H%M%S}_{job_id[:6]}"
-    event = StudyCreated(source=SOURCE, study_id=job_id, data=StudyCreatedData(study_name=name, config=config))
+    data = StudyCreatedData(study_name=name, config=config, owner=submitter.name)
+    event = StudyCreated(source=SOURCE, study_id=job_id, data=data)
     await _publish(ctx, event)
     job = Job(
         job_id=job_id,
@@ -51,6 +56,7 @@ async def optimize(request: OptimizeRequest, ctx: ContextDep) -> JobAccepted:
         objective=config.optimize_for.value,
         config=config.model_dump(mode="json"),
         created_at=created,
+        owner=submitter.name,
     )
     ctx.remember(job)
     log.info("job %s (%s) submitted", job_id, name)
@@ -59,15 +65,18 @@ async def optimize(request: OptimizeRequest, ctx: ContextDep) -> JobAccepted:
     return JobAccepted(job_id=job_id, study_name=name, state="submitted", links=links)
 
 
-@router.get("/jobs", response_model=Page[Job], dependencies=[Depends(require_read)], responses=errors(401))
+@router.get("/jobs", response_model=Page[Job], responses=errors(401))
 async def jobs(
     ctx: ContextDep,
+    viewer: ReaderDep,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_JOBS_PAGE)] = 50,
+    state: Annotated[StudyState | None, Query(description="Only jobs in this state.")] = None,
 ) -> Page[Job]:
-    """Jobs, newest first."""
-    records = await ctx.db(ctx.repository.list_studies, offset=offset, limit=limit)
-    total = await ctx.db(ctx.repository.count_studies)
+    """Jobs, newest first (a submit token sees its own only)."""
+    filters = {"state": state.value if state is not None else None, "owner": viewer.owner_filter}
+    records = await ctx.db(ctx.repository.list_studies, offset=offset, limit=limit, **filters)
+    total = await ctx.db(ctx.repository.count_studies, **filters)
     items = []
     for record in records:
         live = record.state not in TERMINAL_STUDY_STATES or not record.counts
@@ -76,10 +85,10 @@ async def jobs(
     return Page[Job](total=total, offset=offset, limit=limit, items=items)
 
 
-@router.get("/jobs/{job_id}", response_model=Job, dependencies=[Depends(require_read)], responses=errors(401, 404))
-async def job(job_id: JobId, ctx: ContextDep) -> Job:
+@router.get("/jobs/{job_id}", response_model=Job, responses=errors(401, 404))
+async def job(job_id: JobId, ctx: ContextDep, viewer: ReaderDep) -> Job:
     """One job with its trial counts per state."""
-    found, _ = await ctx.job(job_id)
+    found, _ = await ctx.job(job_id, viewer)
     return found
 
 
@@ -87,17 +96,38 @@ async def job(job_id: JobId, ctx: ContextDep) -> Job:
     "/jobs/{job_id}/stop",
     status_code=202,
     response_model=StopAccepted,
-    dependencies=[Depends(require_token)],
-    responses=errors(401, 404, 409, 503),
+    responses=errors(401, 403, 404, 409, 503),
 )
-async def stop(job_id: JobId, ctx: ContextDep) -> StopAccepted:
+async def stop(job_id: JobId, ctx: ContextDep, submitter: SubmitterDep) -> StopAccepted:
     """Ask the study to stop: publishes ``study.stop_requested``; running trials end at their next boundary."""
-    found, _ = await ctx.job(job_id)
+    found, _ = await ctx.job(job_id, submitter)
+    if not submitter.may_change(found.owner):
+        raise HTTPException(403, f"job {job_id} belongs to another owner; only its owner or an admin may stop it")
     if found.state in TERMINAL_STUDY_STATES:
         raise HTTPException(409, f"job {job_id} is already {found.state}")
     reason = "stop requested through the API"
     await _publish(ctx, StudyStopRequested(source=SOURCE, study_id=job_id, data=StudyStopRequestedData(reason=reason)))
     return StopAccepted(job_id=job_id)
+
+
+async def _check_quotas(ctx: ApiContext, submitter: Principal, config: StudyConfig) -> None:
+    budget = config.trials * config.max_epochs
+    if submitter.max_trial_epochs is not None and budget > submitter.max_trial_epochs:
+        raise HTTPException(
+            403,
+            f"trials x max_epochs = {budget} is over this token's quota of {submitter.max_trial_epochs} per study; "
+            "ask for fewer trials or epochs",
+        )
+    if submitter.max_running_studies is not None and submitter.name is not None:
+        running = await ctx.db(ctx.repository.count_studies, state=StudyState.RUNNING.value, owner=submitter.name)
+        mine = [job.job_id for job in ctx.submitted.values() if job.owner == submitter.name]
+        pending = sum([await ctx.db(ctx.repository.get_study, job_id) is None for job_id in mine])
+        if running + pending >= submitter.max_running_studies:
+            raise HTTPException(
+                429,
+                f"this token already runs {running + pending} studies, its quota is {submitter.max_running_studies}; "
+                "wait for one to end or stop one",
+            )
 
 
 async def _publish(ctx: ApiContext, event: EventEnvelope) -> None:

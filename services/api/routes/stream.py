@@ -13,18 +13,19 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 
-from fastapi import APIRouter, Depends, HTTPException
+from fastapi import APIRouter, HTTPException
 from fastapi.responses import StreamingResponse
 
 from contracts.events import Event, StudyCompleted
-from services.api.auth import require_read
+from services.api.auth import ReaderDep
 from services.api.context import TERMINAL_STUDY_STATES, ApiContext, ContextDep
 from services.api.models import Job
+from services.api.principal import Principal
 from services.api.routes.common import JobId, errors
 from services.api.routes.download import bundle_key
 from services.api.stream import FINAL_TYPES, Listener
 
-router = APIRouter(tags=["stream"], dependencies=[Depends(require_read)])
+router = APIRouter(tags=["stream"])
 
 
 @router.get(
@@ -35,18 +36,18 @@ router = APIRouter(tags=["stream"], dependencies=[Depends(require_read)])
         **errors(401, 404, 503),
     },
 )
-async def events(job_id: JobId, ctx: ContextDep) -> StreamingResponse:
+async def events(job_id: JobId, ctx: ContextDep, viewer: ReaderDep) -> StreamingResponse:
     """The live event stream of one job (Server-Sent Events)."""
-    await ctx.job(job_id)
+    await ctx.job(job_id, viewer)
     if not ctx.hub.listening:
         raise HTTPException(503, "the live stream is not running in this API process")
     headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-    return StreamingResponse(_feed(ctx, job_id), media_type="text/event-stream", headers=headers)
+    return StreamingResponse(_feed(ctx, job_id, viewer), media_type="text/event-stream", headers=headers)
 
 
-async def _feed(ctx: ApiContext, job_id: str) -> AsyncIterator[str]:
+async def _feed(ctx: ApiContext, job_id: str, viewer: Principal) -> AsyncIterator[str]:
     with ctx.hub.listen(job_id) as listener:  # listen first: nothing published meanwhile is missed
-        job, _ = await ctx.job(job_id)
+        job, _ = await ctx.job(job_id, viewer)
         yield sse("snapshot", job.model_dump_json())
         if job.state in TERMINAL_STUDY_STATES and await bundle_key(ctx, job_id) is not None:
             yield sse("end", json.dumps({"job_id": job_id, "state": job.state}))
@@ -78,5 +79,12 @@ async def _live(ctx: ApiContext, job: Job, listener: Listener) -> AsyncIterator[
 
 
 def sse(event: str, data: str, *, event_id: str | None = None) -> str:
-    head = f"id: {event_id}\n" if event_id else ""
-    return f"{head}event: {event}\ndata: {data}\n\n"
+    """One Server-Sent Event. Line breaks in the fields are removed and every line of ``data`` gets its
+    own ``data:`` prefix, so no value can end the event early or inject another one."""
+    head = f"id: {_one_line(event_id)}\n" if event_id else ""
+    body = "".join(f"data: {line}\n" for line in data.replace("\r\n", "\n").replace("\r", "\n").split("\n"))
+    return f"{head}event: {_one_line(event)}\n{body}\n"
+
+
+def _one_line(value: str) -> str:
+    return value.replace("\r", "").replace("\n", "").replace("\0", "")

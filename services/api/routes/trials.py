@@ -4,24 +4,26 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Query
 
 from contracts.enums import TrialState
-from services.api.auth import require_read
-from services.api.context import ApiContext, ContextDep
+from services.api.auth import ReaderDep
+from services.api.context import ContextDep
 from services.api.models import Alert, EpochPoint, Page, SortOrder, Trends, Trial, TrialPoint, TrialSort
 from services.api.routes.common import JobId, errors
-from services.runtime.db.records import TrialRecord
-from services.runtime.db.repository import MAX_PAGE_SIZE
+from services.runtime.db.series import TrialPointRecord
 
-router = APIRouter(tags=["trials"], dependencies=[Depends(require_read)])
+router = APIRouter(tags=["trials"])
 MAX_TRIALS_PAGE = 500
+MAX_EPOCHS_PAGE = 20_000
+MAX_TREND_TRIALS = 10_000
 
 
 @router.get("/jobs/{job_id}/trials", response_model=Page[Trial], responses=errors(401, 404))
 async def trials(
     job_id: JobId,
     ctx: ContextDep,
+    viewer: ReaderDep,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_TRIALS_PAGE)] = 50,
     sort: Annotated[TrialSort, Query(description="Field to sort by.")] = TrialSort.NUMBER,
@@ -29,7 +31,7 @@ async def trials(
     state: Annotated[TrialState | None, Query(description="Only trials in this state.")] = None,
 ) -> Page[Trial]:
     """One page of the job's trials."""
-    await ctx.job(job_id)
+    await ctx.job(job_id, viewer)
     state_value = state.value if state is not None else None
     records = await ctx.db(
         ctx.repository.list_trials,
@@ -45,9 +47,9 @@ async def trials(
 
 
 @router.get("/jobs/{job_id}/current-trial", response_model=Trial, responses=errors(401, 404))
-async def current_trial(job_id: JobId, ctx: ContextDep) -> Trial:
+async def current_trial(job_id: JobId, ctx: ContextDep, viewer: ReaderDep) -> Trial:
     """The running trial with the highest number (404 while none runs)."""
-    await ctx.job(job_id)
+    await ctx.job(job_id, viewer)
     running = await ctx.db(
         ctx.repository.list_trials, job_id, limit=1, sort_by="number", descending=True, state=TrialState.RUNNING.value
     )
@@ -57,9 +59,9 @@ async def current_trial(job_id: JobId, ctx: ContextDep) -> Trial:
 
 
 @router.get("/jobs/{job_id}/best-trial", response_model=Trial, responses=errors(401, 404))
-async def best_trial(job_id: JobId, ctx: ContextDep) -> Trial:
+async def best_trial(job_id: JobId, ctx: ContextDep, viewer: ReaderDep) -> Trial:
     """The study's best trial so far (404 until a trial completed with a score)."""
-    await ctx.job(job_id)
+    await ctx.job(job_id, viewer)
     best = await ctx.db(ctx.repository.best_trial, job_id)
     if best is None:
         raise HTTPException(404, f"job {job_id} has no completed trial with a score yet")
@@ -70,44 +72,42 @@ async def best_trial(job_id: JobId, ctx: ContextDep) -> Trial:
 async def trends(
     job_id: JobId,
     ctx: ContextDep,
-    epochs: Annotated[bool, Query(description="Include the per-epoch series.")] = True,
+    viewer: ReaderDep,
+    epochs: Annotated[bool, Query(description="Include a page of the per-epoch series.")] = True,
+    epochs_offset: Annotated[int, Query(ge=0, le=100_000_000, description="First epoch row of the page.")] = 0,
+    epochs_limit: Annotated[int, Query(ge=1, le=MAX_EPOCHS_PAGE, description="Epoch rows in the page.")] = 5_000,
+    max_trials: Annotated[
+        int, Query(ge=10, le=MAX_TREND_TRIALS, description="Trials at most in the per-trial series (downsampled).")
+    ] = 2_000,
 ) -> Trends:
-    """Per-trial series (score, best so far, accuracy, health, duration), per-epoch curves and alerts."""
-    await ctx.job(job_id)
-    records = await ctx.db(_all_trials, ctx, job_id)
-    numbers = {r.trial_id: r.number for r in records}
+    """Per-trial series (score, best so far, accuracy, health, duration), a page of per-epoch curves, and the
+    alerts. A longer per-trial series is downsampled to ``max_trials`` points that keep the first and last
+    trial and every trial that improved the best score; the epochs come a page at a time."""
+    await ctx.job(job_id, viewer)
+    points = _points(await ctx.db(ctx.series.trial_points, job_id))
+    shown = downsample(points, max_trials)
     epoch_points: list[EpochPoint] = []
+    total_epochs = 0
     if epochs:
-        epoch_points = [
-            EpochPoint(
-                trial_id=e.trial_id,
-                number=numbers.get(e.trial_id),
-                epoch=e.epoch,
-                loss=e.loss,
-                accuracy=e.accuracy,
-                val_loss=e.val_loss,
-                val_accuracy=e.val_accuracy,
-                epoch_seconds=e.epoch_seconds,
-            )
-            for e in await ctx.db(ctx.repository.epochs_for_study, job_id)
-        ]
+        rows = await ctx.db(ctx.series.epoch_points, job_id, offset=epochs_offset, limit=epochs_limit)
+        epoch_points = [EpochPoint.model_validate(row, from_attributes=True) for row in rows]
+        total_epochs = await ctx.db(ctx.series.count_epochs, job_id)
     alerts = [
         Alert(trial_id=a.trial_id, kind=a.kind, severity=a.severity, message=a.message, epoch=a.epoch, layer=a.layer)
         for a in await ctx.db(ctx.repository.alerts_for_study, job_id)
     ]
-    return Trends(job_id=job_id, trials=_points(records), epochs=epoch_points, alerts=alerts)
+    return Trends(
+        job_id=job_id,
+        trials=shown,
+        epochs=epoch_points,
+        alerts=alerts,
+        trials_total=len(points),
+        epochs_total=total_epochs,
+        epochs_offset=epochs_offset,
+    )
 
 
-def _all_trials(ctx: ApiContext, job_id: str) -> list[TrialRecord]:
-    records: list[TrialRecord] = []
-    while True:
-        page = ctx.repository.list_trials(job_id, offset=len(records), limit=MAX_PAGE_SIZE, sort_by="number")
-        records += page
-        if len(page) < MAX_PAGE_SIZE:
-            return records
-
-
-def _points(records: list[TrialRecord]) -> list[TrialPoint]:
+def _points(records: list[TrialPointRecord]) -> list[TrialPoint]:
     best: float | None = None
     points = []
     for r in records:
@@ -126,3 +126,16 @@ def _points(records: list[TrialRecord]) -> list[TrialPoint]:
             )
         )
     return points
+
+
+def downsample(points: list[TrialPoint], at_most: int) -> list[TrialPoint]:
+    """At most ``at_most`` points, in order: the first and the last, every improvement of the best score,
+    and evenly spaced others."""
+    if len(points) <= at_most:
+        return points
+    keep = {0, len(points) - 1}
+    keep |= {i for i in range(1, len(points)) if points[i].best_score != points[i - 1].best_score}
+    if len(keep) < at_most:
+        step = len(points) / (at_most - len(keep))
+        keep |= {int(k * step) for k in range(at_most - len(keep))}
+    return [points[i] for i in sorted(keep)[:at_most]]

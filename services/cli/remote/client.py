@@ -7,10 +7,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
 from services.runtime.errors import UserInputError
+from services.runtime.settings import redact_url
 
 CONNECT_SECONDS, READ_SECONDS = 10.0, 60.0
 
@@ -28,12 +30,15 @@ class ServerEvent:
 
 class RemoteApi:
     def __init__(self, url: str, token: str | None, *, transport: httpx.BaseTransport | None = None) -> None:
+        self.url = redact_url(url.rstrip("/"))
+        """The address as shown to people: never with a password in it."""
         if not url.startswith(("http://", "https://")):
-            raise UserInputError(f"--url {url}: give the API's address with its scheme, e.g. http://hpo.example:8000")
-        self.url = url.rstrip("/")
+            raise UserInputError(
+                f"--url {self.url}: give the API's address with its scheme, e.g. http://hpo.example:8000"
+            )
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         timeout = httpx.Timeout(READ_SECONDS, connect=CONNECT_SECONDS)
-        self._http = httpx.Client(base_url=self.url, headers=headers, timeout=timeout, transport=transport)
+        self._http = httpx.Client(base_url=url.rstrip("/"), headers=headers, timeout=timeout, transport=transport)
 
     def close(self) -> None:
         self._http.close()
@@ -52,30 +57,40 @@ class RemoteApi:
         return self._json("GET", "/jobs", params={"limit": limit})
 
     def job(self, job_id: str) -> dict[str, Any]:
-        return self._json("GET", f"/jobs/{job_id}")
+        return self._json("GET", f"/jobs/{quote(job_id, safe='')}")
 
     def best_trial(self, job_id: str) -> dict[str, Any] | None:
-        response = self._send("GET", f"/jobs/{job_id}/best-trial")
+        response = self._send("GET", f"/jobs/{quote(job_id, safe='')}/best-trial")
         return None if response.status_code == 404 else self._checked(response).json()
 
     def stop(self, job_id: str) -> dict[str, Any]:
-        return self._json("POST", f"/jobs/{job_id}/stop")
+        return self._json("POST", f"/jobs/{quote(job_id, safe='')}/stop")
 
-    def download(self, job_id: str, destination: Path) -> Path:
-        """Stream the job's results ZIP into ``destination`` (a file path); returns it."""
+    def download(self, job_id: str, destination: Path, *, max_bytes: int = 10 * 1024**3) -> Path:
+        """Stream the job's results ZIP into ``destination`` (a file path, replaced only once the whole
+        download is in); refuses more than ``max_bytes``. Returns ``destination``."""
         destination.parent.mkdir(parents=True, exist_ok=True)
         partial = destination.with_suffix(destination.suffix + ".part")
         try:
-            with self._http.stream("GET", f"/jobs/{job_id}/download") as response:
+            with self._http.stream("GET", f"/jobs/{quote(job_id, safe='')}/download") as response:
                 if response.status_code >= 400:
                     response.read()
                     self._checked(response)
+                announced = int(response.headers.get("content-length") or 0)
+                if announced > max_bytes:
+                    raise UserInputError(f"the results of job {job_id} are {announced} bytes, over {max_bytes}")
+                received = 0
                 with partial.open("wb") as out:
                     for chunk in response.iter_bytes():
+                        received += len(chunk)
+                        if received > max_bytes:
+                            raise UserInputError(f"the results of job {job_id} are over {max_bytes} bytes")
                         out.write(chunk)
         except httpx.TransportError as exc:
+            raise UserInputError(f"download from {self.url} broke off: {self._safe(exc)}") from None
+        except BaseException:
             partial.unlink(missing_ok=True)
-            raise UserInputError(f"download from {self.url} broke off: {exc}") from None
+            raise
         partial.replace(destination)
         return destination
 
@@ -83,13 +98,14 @@ class RemoteApi:
         """The job's live stream (Server-Sent Events) until the server ends it."""
         timeout = httpx.Timeout(None, connect=CONNECT_SECONDS)  # keepalives arrive; no read deadline
         try:
-            with self._http.stream("GET", f"/jobs/{job_id}/events", timeout=timeout) as response:
+            path = f"/jobs/{quote(job_id, safe='')}/events"
+            with self._http.stream("GET", path, timeout=timeout) as response:
                 if response.status_code >= 400:
                     response.read()
                     self._checked(response)
                 yield from parse_sse(response.iter_lines())
         except httpx.TransportError as exc:
-            raise UserInputError(f"the live stream from {self.url} broke off: {exc}") from None
+            raise UserInputError(f"the live stream from {self.url} broke off: {self._safe(exc)}") from None
 
     def _json(self, method: str, path: str, **options: Any) -> Any:
         return self._checked(self._send(method, path, **options)).json()
@@ -98,7 +114,13 @@ class RemoteApi:
         try:
             return self._http.request(method, path, **options)
         except httpx.TransportError as exc:
-            raise UserInputError(f"cannot reach the hpo API at {self.url}: {exc}") from None
+            raise UserInputError(f"cannot reach the hpo API at {self.url}: {self._safe(exc)}") from None
+
+    def _safe(self, exc: Exception) -> str:
+        """An error's text with any credentials of the base URL masked."""
+        text = str(exc) or type(exc).__name__
+        raw = str(self._http.base_url).rstrip("/")
+        return text.replace(raw, self.url) if raw != self.url else text
 
     @staticmethod
     def _checked(response: httpx.Response) -> httpx.Response:

@@ -34,7 +34,14 @@ def trials_csv_columns(view: StudyView) -> list[str]:
     return [*BASE_COLUMNS, *(f"param_{name}" for name in view.param_names), *RESULT_COLUMNS]
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
 def _cell(value: Any) -> Any:
+    """A CSV cell. Text that a spreadsheet would run as a formula (``=``, ``+``, ``-``, ``@``...) gets a
+    leading ``'``; numbers are written as they are."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
     if value is None:
         return ""
     if isinstance(value, float):

@@ -33,6 +33,8 @@ class StudyRecord:
     best_trial_id: str | None = None
     reason: str | None = None
     counts: dict[str, int] = field(default_factory=dict)
+    owner: str | None = None
+    """The name of the API token that submitted it (None: the CLI, or the single admin token)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,3 +106,16 @@ class ArtifactRecord:
     kind: str
     size_bytes: int
     study_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TokenRecord:
+    """A named API token: only the SHA-256 of the secret is stored."""
+
+    name: str
+    role: str
+    token_hash: str
+    created_at: datetime
+    revoked_at: datetime | None = None
+    max_trial_epochs: int | None = None
+    max_running_studies: int | None = None

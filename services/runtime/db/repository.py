@@ -138,8 +138,9 @@ class ReadModelRepository:
         objective: str | None = None,
         config: Mapping[str, Any] | None = None,
         created_at: datetime | None = None,
+        owner: str | None = None,
     ) -> None:
-        """Create the study, or refresh its description (never its state) when it exists."""
+        """Create the study, or refresh its description (never its state nor its owner) when it exists."""
         values = {
             "study_id": study_id,
             "name": name,
@@ -150,6 +151,7 @@ class ReadModelRepository:
             "config": dict(config) if config is not None else None,
             "created_at": utc(created_at) or datetime.now(UTC),
             "counts": {},
+            "owner": owner,
         }
         with self._write() as conn:
             _upsert(conn, studies, values, ("study_id",), ("name", "dataset", "mode", "objective", "config"))
@@ -182,19 +184,26 @@ class ReadModelRepository:
             row = conn.execute(select(studies).where(studies.c.study_id == study_id)).mappings().first()
         return study_record(row) if row is not None else None
 
-    def list_studies(self, *, offset: int = 0, limit: int = 100, state: str | None = None) -> list[StudyRecord]:
-        """Newest first."""
+    def list_studies(
+        self,
+        *,
+        offset: int = 0,
+        limit: int = 100,
+        state: str | None = None,
+        owner: str | None = None,
+    ) -> list[StudyRecord]:
+        """Newest first; ``state`` and ``owner`` filter when given."""
         _check_page(offset, limit)
-        query = select(studies).order_by(studies.c.created_at.desc().nulls_last(), studies.c.study_id)
-        if state is not None:
-            query = query.where(studies.c.state == state)
+        query = _studies_where(select(studies), state, owner)
+        query = query.order_by(studies.c.created_at.desc().nulls_last(), studies.c.study_id)
         with self._read() as conn:
             rows = conn.execute(query.offset(offset).limit(limit)).mappings().all()
         return [study_record(r) for r in rows]
 
-    def count_studies(self) -> int:
+    def count_studies(self, *, state: str | None = None, owner: str | None = None) -> int:
+        query = _studies_where(select(func.count()).select_from(studies), state, owner)
         with self._read() as conn:
-            return int(conn.execute(select(func.count()).select_from(studies)).scalar_one())
+            return int(conn.execute(query).scalar_one())
 
     # ---- trials ------------------------------------------------------------------------------
 
@@ -396,6 +405,14 @@ def _short(exc: SQLAlchemyError) -> str:
 def _check_page(offset: int, limit: int) -> None:
     if offset < 0 or not 0 < limit <= MAX_PAGE_SIZE:
         raise ValueError(f"need offset >= 0 and 0 < limit <= {MAX_PAGE_SIZE} (got offset={offset}, limit={limit})")
+
+
+def _studies_where(query: Select[Any], state: str | None, owner: str | None) -> Select[Any]:
+    if state is not None:
+        query = query.where(studies.c.state == state)
+    if owner is not None:
+        query = query.where(studies.c.owner == owner)
+    return query
 
 
 def _trials_of(study_id: str, state: str | None) -> Select[Any]:

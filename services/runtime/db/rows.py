@@ -30,6 +30,7 @@ def study_record(row: RowMapping) -> StudyRecord:
         best_trial_id=row["best_trial_id"],
         reason=row["reason"],
         counts=dict(row["counts"] or {}),
+        owner=row["owner"],
     )
 
 

@@ -54,6 +54,7 @@ studies = Table(
     Column("best_trial_id", _ID, nullable=True),
     Column("reason", Text, nullable=True),
     Column("counts", JSON(none_as_null=True), nullable=True),
+    Column("owner", String(64), nullable=True, index=True),
 )
 
 trials = Table(
@@ -146,4 +147,16 @@ artifacts = Table(
     Column("size_bytes", BigInteger, nullable=False),
 )
 
-ALL_TABLES: tuple[Table, ...] = (studies, trials, epochs, health_alerts, processed_events, artifacts)
+api_tokens = Table(
+    f"{TABLE_PREFIX}api_tokens",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("role", String(16), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("revoked_at", DateTime(timezone=True), nullable=True),
+    Column("max_trial_epochs", Integer, nullable=True),
+    Column("max_running_studies", Integer, nullable=True),
+)
+
+ALL_TABLES: tuple[Table, ...] = (studies, trials, epochs, health_alerts, processed_events, artifacts, api_tokens)
