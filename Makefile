@@ -9,13 +9,21 @@ export KERAS_HOME ?= $(CURDIR)/.hpo_home/keras
 export MPLCONFIGDIR ?= $(CURDIR)/.hpo_home/matplotlib
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: demo test install lint typecheck imports unit schemas clean
+.PHONY: demo test install lint typecheck imports unit schemas lock clean
 
-$(INSTALLED): pyproject.toml
+LOCK := requirements/dev.lock
+
+$(INSTALLED): pyproject.toml $(LOCK)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -c $(LOCK) -e '.[dev]'
 	touch $(INSTALLED)
+
+## Re-resolve every dependency (after changing pyproject.toml) into the lock that installs use.
+lock: $(INSTALLED)
+	$(BIN)/pip-compile --quiet --upgrade --extra dev --strip-extras --allow-unsafe --no-emit-index-url \
+		--no-emit-find-links --output-file $(LOCK) pyproject.toml
+	$(BIN)/python requirements/strip_self.py $(LOCK)
 
 install: $(INSTALLED)
 
