@@ -96,10 +96,17 @@ class StudyState(StrEnum):
 
 
 class ControlAction(StrEnum):
-    """What the scheduler asks a running trial to do at its next batch or epoch boundary."""
+    """What the scheduler tells a running trial.
+
+    ``prune`` and ``stop`` end it at its next batch or epoch boundary; ``superseded`` ends it at once and
+    its trainer publishes no result (the attempt was given up: its trainer went silent and the trial was
+    failed or retried elsewhere); ``continue`` is the pruner's verdict that the trial goes on after
+    ``epoch`` (a trainer that waits for verdicts moves on at once instead of at its timeout)."""
 
     PRUNE = "prune"
     STOP = "stop"
+    SUPERSEDED = "superseded"
+    CONTINUE = "continue"
 
 
 class AlertKind(StrEnum):

@@ -111,6 +111,21 @@ class StudyStopRequestedData(BaseModel):
     reason: Reason = "stop requested by user"
 
 
+class StudyResumeRequestedData(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    reason: Reason = "resume requested by user"
+
+
+class StudyResumedData(BaseModel):
+    """The scheduler took a stopped (or interrupted) study up again from its stored trials."""
+
+    model_config = ConfigDict(frozen=True)
+    completed_trials: int = 0
+    pruned_trials: int = 0
+    failed_trials: int = 0
+    remaining_trials: int = Field(default=0, description="Finished trials still to run for the study's `trials`.")
+
+
 class StudyCompletedData(BaseModel):
     model_config = ConfigDict(frozen=True)
     state: StudyState
@@ -139,6 +154,10 @@ class TrialRequestedData(BaseModel):
     objective: Objective
     mode: Mode
     retry_of: Id | None = Field(default=None, description="Trial id this one retries, if any.")
+    await_verdicts: bool = Field(
+        default=False,
+        description="A pruner judges every epoch: the trainer waits (briefly) for each verdict before the next.",
+    )
 
 
 class TrialStartedData(BaseModel):
@@ -168,6 +187,7 @@ class TrialControlData(BaseModel):
     model_config = ConfigDict(frozen=True)
     action: ControlAction
     reason: Reason = ""
+    epoch: int | None = Field(default=None, description="The epoch a prune or continue verdict judged.")
 
 
 class TrialCompletedData(BaseModel):
@@ -239,6 +259,16 @@ class StudyStopRequested(_Envelope):
     data: StudyStopRequestedData
 
 
+class StudyResumeRequested(_Envelope):
+    type: Literal["study.resume_requested"] = "study.resume_requested"
+    data: StudyResumeRequestedData
+
+
+class StudyResumed(_Envelope):
+    type: Literal["study.resumed"] = "study.resumed"
+    data: StudyResumedData
+
+
 class StudyCompleted(_Envelope):
     type: Literal["study.completed"] = "study.completed"
     data: StudyCompletedData
@@ -307,6 +337,8 @@ class ReportReady(_Envelope):
 EVENT_CLASSES: tuple[type[_Envelope], ...] = (
     StudyCreated,
     StudyStopRequested,
+    StudyResumeRequested,
+    StudyResumed,
     StudyCompleted,
     TrialRequested,
     TrialStarted,
@@ -325,6 +357,8 @@ EVENT_CLASSES: tuple[type[_Envelope], ...] = (
 Event = Annotated[
     StudyCreated
     | StudyStopRequested
+    | StudyResumeRequested
+    | StudyResumed
     | StudyCompleted
     | TrialRequested
     | TrialStarted

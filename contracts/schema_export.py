@@ -24,6 +24,7 @@ from pydantic.json_schema import models_json_schema
 
 from contracts.events import EVENT_CLASSES, SCHEMA_VERSION
 from contracts.study import StudyConfig
+from contracts.topology import DURABLE_QUEUES, HEALTH_QUEUE, REPORTER_QUEUE, SCHEDULER_QUEUE, TRAINER_WORK_QUEUE
 
 SCHEMAS_DIR = Path(__file__).resolve().parent / "schemas"
 EVENTS_SUBDIR = "events"
@@ -43,11 +44,16 @@ class Consumer:
 
 @dataclass(frozen=True)
 class Route:
-    """Who publishes an event type, who consumes it, and what it means."""
+    """Who publishes an event type, who else consumes it (beside the durable queues of
+    ``contracts/topology.py``, which are read from there), and what it means."""
 
     summary: str
     publishers: tuple[str, ...]
-    consumers: tuple[Consumer, ...]
+    extra_consumers: tuple[Consumer, ...] = ()
+
+    def consumers(self, event_type: str) -> tuple[Consumer, ...]:
+        durable = tuple(c for queue, c in _DURABLE_CONSUMERS.items() if event_type in DURABLE_QUEUES[queue])
+        return durable + self.extra_consumers
 
 
 _SCHEDULER = Consumer("scheduler", "scheduler")
@@ -56,78 +62,94 @@ _REPORTER = Consumer("reporter", "reporter")
 _TRAINERS = Consumer("trainer", "trainer (work queue shared by every trainer, prefetch 1)")
 _TRAINER_CONTROL = Consumer("trainer", "one exclusive queue per trainer instance")
 _CLI = Consumer("cli", "cli (embedded run only)")
+_DURABLE_CONSUMERS = {
+    SCHEDULER_QUEUE: _SCHEDULER,
+    HEALTH_QUEUE: _HEALTH,
+    REPORTER_QUEUE: _REPORTER,
+    TRAINER_WORK_QUEUE: _TRAINERS,
+}
 
 # Section 2 of DESIGN.md. ``cli`` stands in for the api in an embedded run.
 ROUTES: dict[str, Route] = {
     "study.created": Route(
         "A user started a study; carries the validated StudyConfig.",
         ("api", "cli"),
-        (_SCHEDULER, _REPORTER),
+        (),
     ),
     "study.stop_requested": Route(
         "A user asked a study to stop; running trials finish or are stopped.",
         ("api", "cli"),
-        (_SCHEDULER, _REPORTER),
+        (),
+    ),
+    "study.resume_requested": Route(
+        "A user asked a stopped (or interrupted) study to go on with its remaining trials.",
+        ("api", "cli"),
+        (),
+    ),
+    "study.resumed": Route(
+        "The scheduler took a study up again from its stored trials; it runs only the remaining ones.",
+        ("scheduler",),
+        (_CLI,),
     ),
     "study.completed": Route(
         "The study ended (completed, stopped or failed), with its best trial.",
         ("scheduler",),
-        (_REPORTER, _CLI),
+        (_CLI,),
     ),
     "trial.requested": Route(
         "Work for one trainer: everything needed to train one trial.",
         ("scheduler",),
-        (_TRAINERS, _REPORTER),
+        (),
     ),
     "trial.started": Route(
         "A trainer took a trial and began training it.",
         ("trainer",),
-        (_SCHEDULER, _REPORTER),
+        (),
     ),
     "trial.heartbeat": Route(
         "A trainer is still working on a trial (feeds the scheduler's lease).",
         ("trainer",),
-        (_SCHEDULER, _REPORTER),
+        (),
     ),
     "trial.epoch_completed": Route(
         "One epoch finished: metrics and per-layer health telemetry.",
         ("trainer",),
-        (_SCHEDULER, _HEALTH, _REPORTER),
+        (),
     ),
     "trial.control": Route(
         "Prune or stop a running trial at its next batch or epoch boundary.",
         ("scheduler",),
-        (_TRAINER_CONTROL, _REPORTER),
+        (_TRAINER_CONTROL,),
     ),
     "trial.completed": Route(
         "A trial trained to the end (or was stopped early) with its final metrics.",
         ("trainer",),
-        (_SCHEDULER, _HEALTH, _REPORTER),
+        (),
     ),
     "trial.failed": Route(
         "A trial failed: a trainer error, or the scheduler giving up on an expired lease.",
         ("trainer", "scheduler"),
-        (_SCHEDULER, _HEALTH, _REPORTER),
+        (),
     ),
     "trial.pruned": Route(
         "A trial stopped early because the pruner judged it unpromising.",
         ("trainer",),
-        (_SCHEDULER, _HEALTH, _REPORTER),
+        (),
     ),
     "trial.health_assessed": Route(
         "Health components and overall health of a trial after an epoch (final once it ended).",
         ("health",),
-        (_SCHEDULER, _REPORTER),
+        (),
     ),
     "trial.health_alert": Route(
         "A health problem was detected (vanishing/exploding gradients, dead layer, divergence, ...).",
         ("health",),
-        (_REPORTER,),
+        (),
     ),
     "artifact.stored": Route(
         "An artifact (model, plot, report bundle) was written to the artifact store.",
         ("trainer", "reporter"),
-        (_REPORTER,),
+        (),
     ),
     "report.ready": Route(
         "A study's report and result bundle are ready to download.",
@@ -150,7 +172,7 @@ def _route(event_type: str) -> Route:
 
 def _route_text(event_type: str) -> str:
     route = _route(event_type)
-    consumers = ", ".join(sorted({c.service for c in route.consumers}))
+    consumers = ", ".join(sorted({c.service for c in route.consumers(event_type)}))
     return (
         f"{route.summary} Routing key '{event_type}' on topic exchange '{EXCHANGE}'. "
         f"Published by: {', '.join(route.publishers)}. Consumed by: {consumers}."
@@ -209,14 +231,14 @@ def asyncapi_document() -> dict[str, Any]:
             "payload": {"$ref": f"#/components/schemas/{cls.__name__}"},
             "summary": route.summary,
             "title": cls.__name__,
-            "x-consumers": [{"queue": c.queue, "service": c.service} for c in route.consumers],
+            "x-consumers": [{"queue": c.queue, "service": c.service} for c in route.consumers(event_type)],
             "x-publishers": list(route.publishers),
         }
         for publisher in route.publishers:
             operations[f"{publisher}.send.{event_type}"] = _operation(
                 publisher, "send", event_type, f"{publisher} publishes {event_type} (routing key '{event_type}')."
             )
-        for consumer in route.consumers:
+        for consumer in route.consumers(event_type):
             operations[f"{consumer.service}.receive.{event_type}"] = _operation(
                 consumer.service,
                 "receive",

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import difflib
+import math
 from typing import Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from contracts.enums import (
     DATASET_MODALITY,
@@ -36,7 +38,7 @@ class StudyConfig(BaseModel):
     )
     max_epochs: int = Field(default=5, ge=1, le=1_000, description="Upper bound on epochs per trial.")
     health_weight: float = Field(
-        default=DEFAULT_HEALTH_WEIGHT, ge=0.0, le=1.0, description="Weight of overall health in the health-mode blend."
+        default=DEFAULT_HEALTH_WEIGHT, description="Weight of overall health in the health-mode blend, in [0, 1]."
     )
     parallelism: int = Field(
         default=1, ge=1, le=256, description="Trials in flight at once (one per trainer; the embedded run has one)."
@@ -61,6 +63,19 @@ class StudyConfig(BaseModel):
     )
     max_retries: int = Field(default=2, ge=0, le=10, description="Times a trial whose trainer went silent is retried.")
 
+    @field_validator("health_weight", mode="before")
+    @classmethod
+    def _a_weight(cls, value: object) -> float:
+        weight = math.nan
+        if isinstance(value, int | float | str) and not isinstance(value, bool):
+            try:
+                weight = float(value)
+            except ValueError:
+                weight = math.nan
+        if not 0.0 <= weight <= 1.0:  # NaN fails this too
+            raise ValueError(f"health_weight must be a number in [0, 1], not {value!r}")
+        return weight
+
     @model_validator(mode="after")
     def _objective_fits_mode(self) -> Self:
         if self.mode is Mode.SIMPLE and self.optimize_for in HEALTH_ONLY_OBJECTIVES:
@@ -71,6 +86,15 @@ class StudyConfig(BaseModel):
             )
         if self.dataset in (DatasetName.IMAGE_FOLDER, DatasetName.TEXT_CSV) and not self.data_dir:
             raise ValueError(f"dataset={self.dataset.value} needs data_dir=PATH pointing at your data")
+        defaults = DEFAULT_SEARCH_SPACES[self.modality].names()
+        for spec in self.search_space:
+            if spec.name not in defaults:
+                close = difflib.get_close_matches(spec.name, defaults, n=1)
+                hint = f"did you mean '{close[0]}'? " if close else ""
+                raise ValueError(
+                    f"search space: unknown parameter '{spec.name}' for {self.modality.value} models; {hint}"
+                    f"known: {', '.join(defaults)}"
+                )
         if self.sampler is SamplerName.GRID:
             points = self.effective_search_space().grid_size()
             if points > MAX_GRID_POINTS:

@@ -22,6 +22,7 @@ DURABLE_QUEUES = MappingProxyType(
         SCHEDULER_QUEUE: (
             "study.created",
             "study.stop_requested",
+            "study.resume_requested",
             "trial.started",
             "trial.heartbeat",
             "trial.epoch_completed",
@@ -33,6 +34,7 @@ DURABLE_QUEUES = MappingProxyType(
         HEALTH_QUEUE: ("trial.epoch_completed", "trial.completed", "trial.pruned", "trial.failed"),
         REPORTER_QUEUE: (
             "study.created",
+            "study.resumed",
             "trial.requested",
             "trial.started",
             "trial.epoch_completed",

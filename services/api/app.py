@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
-from services.api import errors
+from services.api import docs, errors
 from services.api.context import ApiContext
 from services.api.datasets import ContractsCatalog, DatasetCatalog
 from services.api.routes import datasets, download, health, jobs, stream, trials
@@ -80,7 +80,10 @@ def create_app(
         description=DESCRIPTION,
         lifespan=lifespan,
         responses=errors_of(400, 413),  # any route: a malformed or oversized request
+        docs_url=None,
+        redoc_url=None,
     )
+    docs.install(app, "hpo")
     app.state.hpo = ctx
     errors.install(app)
     app.add_middleware(errors.BodyLimit, max_bytes=settings.max_body_bytes)

@@ -88,7 +88,7 @@ async def start(
             task.cancel()
         sock.close()
 
-    log.warning("api: listening on http://%s:%d (docs at /docs)", host, port)
+    log.info("api: listening on http://%s:%d (docs at /docs)", host, port)
     return RunningApi(name="api", subscriptions=[hub], closers=[stop_server], host=str(host), port=int(port))
 
 

@@ -65,6 +65,11 @@ class StopAccepted(BaseModel):
     state: Literal["stopping"] = "stopping"
 
 
+class ResumeAccepted(BaseModel):
+    job_id: str
+    state: Literal["resuming"] = "resuming"
+
+
 class Job(BaseModel):
     """A study as the read model knows it (``submitted`` until the reporter has recorded it)."""
 

@@ -2,7 +2,8 @@
 
 The hub binds its own exclusive queue (``api.<instance>``) to every event, so each API replica sees
 every event. Events go only to listeners of their study. A slow client cannot grow memory: when its
-queue is full the oldest event is dropped and the client is told how many it missed.
+queue is full the oldest event is dropped and the client is told how many it missed. Lifecycle events
+of a trial the hub saw end already (a superseded attempt's) are not forwarded (``fencing``).
 """
 
 from __future__ import annotations
@@ -11,17 +12,21 @@ import asyncio
 import contextlib
 import logging
 import uuid
+from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from contracts.events import Event
 from services.runtime.bus.port import Bus, Subscription
+from services.runtime.errors import StaleEvent
+from services.runtime.fencing import ends_trial, is_stale
 
 log = logging.getLogger(__name__)
 
 QUEUE_PREFIX = "api"
 IGNORED_TYPES = frozenset({"trial.heartbeat", "trial.control"})
 FINAL_TYPES = frozenset({"report.ready"})
+ENDED_TRIALS_KEPT = 100_000
 
 
 @dataclass(eq=False)
@@ -56,6 +61,7 @@ class EventHub:
     instance: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     _listeners: dict[str, set[Listener]] = field(default_factory=dict)
     _subscription: Subscription | None = None
+    _ended: OrderedDict[str, None] = field(default_factory=OrderedDict)
 
     @property
     def queue_name(self) -> str:
@@ -83,9 +89,16 @@ class EventHub:
         await self.stop()
 
     async def dispatch(self, event: Event) -> None:
-        """The bus handler: never raises, never waits on a client."""
+        """The bus handler: never waits on a client (it raises only ``StaleEvent``, which is acked)."""
         if event.type in IGNORED_TYPES:
             return
+        if event.trial_id is not None:
+            if is_stale(event, trial_ended=event.trial_id in self._ended):
+                raise StaleEvent(f"{event.type} of trial {event.trial_id}, which ended already")
+            if ends_trial(event):
+                self._ended[event.trial_id] = None
+                while len(self._ended) > ENDED_TRIALS_KEPT:
+                    self._ended.popitem(last=False)
         for listener in tuple(self._listeners.get(event.study_id, ())):
             listener.offer(event)
 

@@ -22,6 +22,9 @@ from contracts.events import (
     StudyCompleted,
     StudyCreated,
     StudyCreatedData,
+    StudyResumed,
+    StudyResumeRequested,
+    StudyResumeRequestedData,
     StudyStopRequested,
     StudyStopRequestedData,
 )
@@ -36,6 +39,7 @@ from services.runtime.bus.memory import InMemoryBus
 from services.runtime.db.engine import create_engine_for, sqlite_url
 from services.runtime.db.migrate import upgrade
 from services.runtime.db.repository import ReadModelRepository
+from services.runtime.errors import UserInputError
 from services.runtime.service import RunningService
 from services.scheduler import bootstrap as scheduler_bootstrap
 from services.scheduler.settings import SchedulerSettings
@@ -43,6 +47,7 @@ from services.trainer import bootstrap as trainer_bootstrap
 from services.trainer.settings import TrainerSettings
 
 log = logging.getLogger(__name__)
+RESUME_TIMEOUT_SECONDS = 60.0
 
 
 @dataclass(frozen=True)
@@ -80,9 +85,11 @@ async def run_embedded(
     progress: StudyProgress,
     *,
     api_port: int | None = None,
+    resume: bool = False,
 ) -> EmbeddedOutcome:
     """Run one study to its end (or to a stop request on Ctrl-C) and return how it ended. With
-    ``api_port``, the REST API serves this run on 127.0.0.1 (live stream, trials, results) meanwhile."""
+    ``api_port``, the REST API serves this run on 127.0.0.1 (live stream, trials, results) meanwhile.
+    With ``resume``, the study (stored in ``output_dir``) goes on from its finished trials."""
     paths = EmbeddedPaths(output_dir.resolve())
     paths.state_dir.mkdir(parents=True, exist_ok=True)
     await asyncio.to_thread(upgrade, paths.read_models_url)
@@ -92,11 +99,14 @@ async def run_embedded(
     services: list[RunningService] = []
     finished: asyncio.Future[EmbeddedOutcome] = asyncio.get_running_loop().create_future()
     completed: list[StudyCompleted] = []
+    resumed = asyncio.Event()
 
     async def observe(event: Event) -> None:
         if event.study_id != study_id:
             return
         progress.handle(event)
+        if isinstance(event, StudyResumed):
+            resumed.set()
         if isinstance(event, StudyCompleted):
             completed.append(event)
         if isinstance(event, ReportReady) and not finished.done() and completed:
@@ -131,10 +141,18 @@ async def run_embedded(
             progress.console.print(f"API: {api.url}/docs (job {study_id})")
             if made_token is not None:
                 progress.console.print(f"API token for this run (shown once): {made_token}")
-        created = StudyCreated(
-            source="cli", study_id=study_id, data=StudyCreatedData(study_name=study_name, config=config)
-        )
-        await bus.publish(created)
+        if resume:
+            await bus.publish(StudyResumeRequested(source="cli", study_id=study_id, data=StudyResumeRequestedData()))
+            try:
+                await asyncio.wait_for(resumed.wait(), RESUME_TIMEOUT_SECONDS)
+            except TimeoutError:
+                raise UserInputError(
+                    f"study {study_name} could not be resumed: its Optuna storage in {paths.state_dir} does not "
+                    "hold it as stopped or interrupted"
+                ) from None
+        else:
+            data = StudyCreatedData(study_name=study_name, config=config)
+            await bus.publish(StudyCreated(source="cli", study_id=study_id, data=data))
         with _stop_on_interrupt(bus, study_id, progress):
             return await finished
     finally:
@@ -175,25 +193,24 @@ async def _start_api(
 
 @contextlib.contextmanager
 def _stop_on_interrupt(bus: InMemoryBus, study_id: str, progress: StudyProgress) -> Iterator[None]:
-    """First Ctrl-C asks the study to stop gracefully (results are still written); the second aborts."""
+    """Ctrl-C (SIGINT, also from ``timeout -s INT`` or a process group) asks the study to stop: the running
+    trial ends at its next batch, and the results of what finished are written as usual. Further Ctrl-Cs
+    only say so; nothing is cut short, so the results and their paths always come out."""
     loop = asyncio.get_running_loop()
-    main_task = asyncio.current_task()
     interrupts = 0
     pending: set[asyncio.Task[None]] = set()
 
     def on_sigint() -> None:
         nonlocal interrupts
         interrupts += 1
-        if interrupts == 1:
-            progress.console.print("[yellow]stopping after the running trial; Ctrl-C again to abort[/yellow]")
-            stop = StudyStopRequested(
-                source="cli", study_id=study_id, data=StudyStopRequestedData(reason="interrupted")
-            )
-            task = loop.create_task(bus.publish(stop))
-            pending.add(task)
-            task.add_done_callback(pending.discard)
-        elif main_task is not None:
-            main_task.cancel()
+        if interrupts > 1:
+            progress.console.print("[yellow]already stopping: writing the results of the finished trials[/yellow]")
+            return
+        progress.console.print("[yellow]stopping after the running trial; the results are written[/yellow]")
+        stop = StudyStopRequested(source="cli", study_id=study_id, data=StudyStopRequestedData(reason="interrupted"))
+        task = loop.create_task(bus.publish(stop))
+        pending.add(task)
+        task.add_done_callback(pending.discard)
 
     try:
         loop.add_signal_handler(signal.SIGINT, on_sigint)

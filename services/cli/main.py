@@ -59,6 +59,13 @@ def build_parser() -> argparse.ArgumentParser:
     optimize.add_argument(
         "--interactive", action="store_true", help="ask for each option with its choices and default, then run"
     )
+    optimize.add_argument(
+        "--resume",
+        metavar="STUDY",
+        default=None,
+        help="continue an interrupted study (its name or id; with --url, its job id): finished trials are kept, "
+        "only the remaining ones run, the report covers all; output_dir= names where it ran",
+    )
     _remote_arguments(optimize, required=False)
     optimize.add_argument(
         "--force", action="store_true", help="remote run: replace an existing <study>.zip and <study>/ when fetching"
@@ -67,6 +74,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--api-port", type=int, default=None, metavar="PORT",
         help="embedded run: also serve the REST API on 127.0.0.1:PORT while the study runs (0: any free port)",
     )  # fmt: skip
+    resume = commands.add_parser("resume", help="continue an interrupted study (same as optimize --resume)")
+    resume.add_argument("study", metavar="STUDY", help="the study's name or id (with --url, its job id)")
+    resume.add_argument("options", nargs="*", metavar="output_dir=DIR", help="where the study ran")
+    resume.add_argument("--api-port", type=int, default=None, metavar="PORT", help="also serve the REST API")
+    resume.add_argument("--force", action="store_true", help="remote: replace existing results when fetching")
+    _remote_arguments(resume, required=False)
     commands.add_parser("datasets", help="list datasets and whether their files are present").add_argument(
         "--data-dir", default=None, help="folder holding the datasets' original files"
     )
@@ -127,18 +140,24 @@ def _remote_arguments(parser: argparse.ArgumentParser, *, required: bool) -> Non
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    _configure_logging(verbose=bool(getattr(args, "verbose", False)))
+    _configure_logging(verbose=bool(getattr(args, "verbose", False)), service=args.command == "serve")
     console = Console(stderr=False, highlight=False, soft_wrap=True)
     try:
+        if args.command == "resume":
+            if args.url:
+                return _resume_remote(args.url, args.token, args.study, args.options, console, force=args.force)
+            return _optimize(list(args.options), None, console, api_port=args.api_port, resume=args.study)
         if args.command == "optimize":
             options = list(args.options)
             if args.interactive:
                 from services.cli.remote.interactive import ask_options
 
                 options = ask_options(console.input, console.print) + options
+            if args.url and args.resume:
+                return _resume_remote(args.url, args.token, args.resume, options, console, force=args.force)
             if args.url:
                 return _optimize_remote(args.url, args.token, options, args.search_space, console, force=args.force)
-            return _optimize(options, args.search_space, console, api_port=args.api_port)
+            return _optimize(options, args.search_space, console, api_port=args.api_port, resume=args.resume)
         if args.command in ("jobs", "stop", "download"):
             return _remote_command(args, console)
         if args.command == "datasets":
@@ -152,25 +171,42 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return EXIT_USAGE
     except UserInputError as exc:
-        Console(stderr=True, highlight=False).print(f"[red]error:[/red] {exc}", soft_wrap=True)
+        Console(stderr=True, highlight=False).print(f"[red]error:[/red] {short_first_line(str(exc))}", soft_wrap=True)
         return EXIT_USAGE
     except KeyboardInterrupt:
         console.print("interrupted")
         return EXIT_INTERRUPTED
 
 
-def _optimize(options: list[str], search_space: str | None, console: Console, *, api_port: int | None = None) -> int:
-    from services.cli.preflight import check_dataset
+def _optimize(
+    options: list[str],
+    search_space: str | None,
+    console: Console,
+    *,
+    api_port: int | None = None,
+    resume: str | None = None,
+) -> int:
+    from services.cli.preflight import check_dataset, check_output_dir
+    from services.cli.resume import ResumableStudy, find_study
     from services.cli.study_args import parse_assignments
 
-    request = parse_assignments(options, search_space)
-    config = request.config
-    notes = check_dataset(config, allow_download=request.allow_download)
-    started = datetime.now(UTC)
-    study_id = uuid.uuid4().hex
-    study_name = f"{config.dataset.value}_{config.mode.value}_{started:%Y%m%d_%H%M%S}_{study_id[:6]}"
+    resumed: ResumableStudy | None = None
+    if resume is not None:
+        output_dir = check_output_dir(_resume_output_dir(options))
+        resumed = find_study(output_dir, resume)
+        config, study_id, study_name, allow_download = resumed.config, resumed.study_id, resumed.name, False
+    else:
+        request = parse_assignments(options, search_space)
+        output_dir = check_output_dir(request.output_dir)
+        config, allow_download = request.config, request.allow_download
+        study_id = uuid.uuid4().hex
+        started = datetime.now(UTC)
+        generated = f"{config.dataset.value}_{config.mode.value}_{started:%Y%m%d_%H%M%S}_{study_id[:6]}"
+        study_name = request.study_name or generated
+    notes = check_dataset(config, allow_download=allow_download)
+    verb = "resuming" if resumed is not None else "study"
     console.print(
-        f"study [bold]{study_name}[/bold]: {config.dataset.value}, mode={config.mode.value}, "
+        f"{verb} [bold]{study_name}[/bold]: {config.dataset.value}, mode={config.mode.value}, "
         f"optimize_for={config.optimize_for.value}, trials={config.trials}, max_epochs={config.max_epochs}, "
         f"sampler={config.sampler.value}, pruner={config.pruner.value}"
     )
@@ -182,11 +218,41 @@ def _optimize(options: list[str], search_space: str | None, console: Console, *,
     from services.cli.summary import print_summary
 
     with StudyProgress(console=console, trials=config.trials, max_epochs=config.max_epochs) as progress:
+        if resumed is not None:
+            progress.seed(resumed.finished)
         outcome = asyncio.run(
-            run_embedded(config, study_id, study_name, request.output_dir, progress, api_port=api_port)
+            run_embedded(
+                config, study_id, study_name, output_dir, progress, api_port=api_port, resume=resumed is not None
+            )
         )
     print_summary(console, outcome, progress)
     state = outcome.completed.data.state
+    if state is StudyState.FAILED:
+        return EXIT_STUDY_FAILED
+    return EXIT_INTERRUPTED if state is StudyState.STOPPED else EXIT_OK
+
+
+def _resume_output_dir(options: list[str]) -> Path:
+    """``--resume`` keeps the study's own settings: only ``output_dir=`` may be given."""
+    output_dir = Path("./optimization_results")
+    for option in options:
+        key, _, value = option.partition("=")
+        if key.strip().replace("-", "_") != "output_dir" or not value:
+            raise UserInputError(
+                f"'{option}': a resumed study keeps its own settings; only output_dir=DIR may be given"
+            )
+        output_dir = Path(value)
+    return output_dir
+
+
+def _resume_remote(
+    url: str, token: str | None, job_id: str, options: list[str], console: Console, *, force: bool
+) -> int:
+    from services.cli.remote.session import resume_remote
+
+    output_dir = _resume_output_dir(options)
+    with _remote_api(url, token) as api:
+        state = resume_remote(api, job_id, output_dir, console, force=force)
     if state is StudyState.FAILED:
         return EXIT_STUDY_FAILED
     return EXIT_INTERRUPTED if state is StudyState.STOPPED else EXIT_OK
@@ -289,10 +355,21 @@ def _tokens(args: argparse.Namespace, console: Console) -> int:
     return EXIT_OK
 
 
-def _configure_logging(*, verbose: bool) -> None:
+def short_first_line(message: str, width: int = 100) -> str:
+    """A long one-line error as a short first line (up to its first '; ') and the rest on the next lines."""
+    first, _, rest = message.partition("\n")
+    if len(first) > width and "; " in first:
+        head, _, tail = first.partition("; ")
+        first = head + "".join(f"\n  {part}" for part in tail.split("; "))
+    return first + (f"\n{rest}" if rest else "")
+
+
+def _configure_logging(*, verbose: bool, service: bool) -> None:
+    """A served service logs what it does (INFO: started, serving, stopping); an interactive command shows
+    its own progress and logs only problems, unless ``-v``."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
+        level=logging.INFO if verbose or service else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )

@@ -11,12 +11,14 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from contracts.events import (
     Event,
     StudyCompleted,
+    StudyResumed,
     TrialCompleted,
     TrialEpochCompleted,
     TrialFailed,
     TrialHealthAlert,
     TrialHealthAssessed,
     TrialPruned,
+    TrialRequested,
     TrialStarted,
 )
 
@@ -38,6 +40,11 @@ class StudyProgress:
     max_epochs: int
     summaries: dict[str, TrialSummary] = field(default_factory=dict)
     completed: StudyCompleted | None = None
+    resumed: StudyResumed | None = None
+    retries: dict[str, str] = field(default_factory=dict)
+    """Trial id -> the id of the attempt it retries."""
+    numbers: dict[str, int] = field(default_factory=dict)
+    """Trial id -> trial number, for every attempt requested."""
     _progress: Progress | None = None
     _study_task: TaskID | None = None
     _epoch_task: TaskID | None = None
@@ -61,11 +68,39 @@ class StudyProgress:
         if self._progress is not None:
             self._progress.__exit__(*exc)
 
+    def seed(self, summaries: dict[str, TrialSummary]) -> None:
+        """Trials that finished before this run (a resumed study): counted, and the best so far is theirs."""
+        self.summaries.update(summaries)
+        finished = [s for s in summaries.values() if s.state in ("completed", "pruned")]
+        accuracies = [s.val_accuracy for s in summaries.values() if s.state == "completed" and s.val_accuracy]
+        if accuracies:
+            self._best = max(accuracies)
+        if self._progress is not None and self._study_task is not None:
+            self._progress.update(self._study_task, completed=len(finished), description=self._best_text())
+
+    def label(self, trial_id: str, number: int) -> str:
+        """``trial 4``, or ``trial 4 (retry of trial 1)`` for a retried attempt."""
+        retried = self.retries.get(trial_id)
+        if retried is None:
+            return f"trial {number}"
+        return f"trial {number} (retry of trial {self.numbers.get(retried, '?')})"
+
     def handle(self, event: Event) -> None:
         trial_id = event.trial_id or ""
-        if isinstance(event, TrialStarted):
+        if isinstance(event, TrialRequested):
+            self.numbers[trial_id] = event.data.trial_number
+            if event.data.retry_of:
+                self.retries[trial_id] = event.data.retry_of
+        elif isinstance(event, StudyResumed):
+            self.resumed = event
+            self._print(
+                f"resumed: {event.data.completed_trials} completed, {event.data.pruned_trials} pruned, "
+                f"{event.data.failed_trials} failed so far; {event.data.remaining_trials} to go"
+            )
+        elif isinstance(event, TrialStarted):
             self.summaries[trial_id] = TrialSummary(number=event.data.trial_number)
-            self._update_epoch(0, f"trial {event.data.trial_number}: {event.data.parameter_count:,} params")
+            label = self.label(trial_id, event.data.trial_number)
+            self._update_epoch(0, f"{label}: {event.data.parameter_count:,} params")
         elif isinstance(event, TrialEpochCompleted):
             t = event.data.telemetry
             val = f"{t.val_accuracy:.4f}" if t.val_accuracy is not None else "nan"
@@ -75,19 +110,20 @@ class StudyProgress:
             summary.state = "completed"
             summary.val_accuracy = event.data.metrics.val_accuracy
             early = " (stopped early)" if event.data.stopped_early else ""
+            self._best = max(self._best or 0.0, summary.val_accuracy)
             self._finished(
-                f"trial {summary.number} completed{early}: val_accuracy={summary.val_accuracy:.4f}"
+                f"{self.label(trial_id, summary.number)} completed{early}: val_accuracy={summary.val_accuracy:.4f}"
                 f" in {event.data.metrics.training_seconds:.1f}s, {event.data.metrics.epochs_trained} epochs"
             )
-            self._best = max(self._best or 0.0, summary.val_accuracy)
         elif isinstance(event, TrialPruned):
             self._summary(trial_id, event.data.trial_number).state = "pruned"
             self._finished(
-                f"trial {event.data.trial_number} pruned after epoch {event.data.epoch}: {event.data.reason}"
+                f"{self.label(trial_id, event.data.trial_number)} pruned after epoch {event.data.epoch}: "
+                f"{event.data.reason}"
             )
         elif isinstance(event, TrialFailed):
             self._summary(trial_id, event.data.trial_number).state = "failed"
-            self._print(f"[red]trial {event.data.trial_number} failed:[/red] {event.data.reason}")
+            self._print(f"[red]{self.label(trial_id, event.data.trial_number)} failed:[/red] {event.data.reason}")
         elif isinstance(event, TrialHealthAssessed) and event.data.final:
             summary = self._summary(trial_id, event.data.trial_number)
             summary.overall_health = event.data.assessment.overall_health
@@ -106,8 +142,10 @@ class StudyProgress:
         self._print(line)
         if self._progress is not None and self._study_task is not None:
             self._progress.advance(self._study_task)
-            best = f"best val_acc {self._best:.4f}" if self._best is not None else "trials"
-            self._progress.update(self._study_task, description=best)
+            self._progress.update(self._study_task, description=self._best_text())
+
+    def _best_text(self) -> str:
+        return f"best val_acc {self._best:.4f}" if self._best is not None else "trials"
 
     def _update_epoch(self, epoch: int, description: str) -> None:
         if self._progress is not None and self._epoch_task is not None:

@@ -169,6 +169,7 @@ async def serve(name: str) -> None:
         exchange=broker.exchange,
         queue_prefix=broker.queue_prefix,
         retry_backoff_seconds=broker.retry_backoff_seconds,
+        heartbeat_seconds=broker.heartbeat_seconds,
         on_dead_letter=metrics.dead_lettered,
     )
     bus = InstrumentedBus(amqp, metrics)
@@ -192,9 +193,9 @@ async def serve(name: str) -> None:
             return
         await bus.declare(DURABLE_QUEUES)  # every service queue exists before anything is published
         running.append(await start_service(bus))
-        log.warning("%s: serving (broker %s, exchange %s)", name, redact_url(broker.amqp_url), broker.exchange)
+        log.info("%s: serving (broker %s, exchange %s)", name, redact_url(broker.amqp_url), broker.exchange)
         await stop.wait()
-        log.warning("%s: stopping", name)
+        log.info("%s: stopping", name)
     finally:
         for service in running:
             await service.stop()

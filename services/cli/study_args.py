@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -11,12 +12,14 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from contracts.events import STUDY_NAME_PATTERN
 from contracts.search_space import ParamSpec
 from contracts.study import StudyConfig
 from services.runtime.errors import UserInputError
 
 CLI_ONLY_KEYS = {
     "output_dir": ("./optimization_results", "Folder that receives <study>/ results and <study>.zip."),
+    "study_name": ("generated", "Name of the study and of its results folder: letters, digits, _ . -"),
     "search_space_file": ("none", "YAML/JSON file overriding the default search space (also --search-space)."),
     "download": ("no", "yes: download a missing built-in dataset's original files into data_dir first."),
 }
@@ -28,6 +31,7 @@ class OptimizeRequest:
     config: StudyConfig
     output_dir: Path
     allow_download: bool = False
+    study_name: str | None = None
 
 
 def config_keys() -> list[str]:
@@ -50,6 +54,11 @@ def parse_assignments(assignments: list[str], search_space_file: str | None = No
             raise UserInputError(f"option '{key}' is given twice")
         values[key] = value.strip()
     output_dir = Path(values.pop("output_dir", "./optimization_results"))
+    study_name = values.pop("study_name", None)
+    if study_name is not None and not re.fullmatch(STUDY_NAME_PATTERN, study_name):
+        raise UserInputError(
+            f"study_name={study_name}: use 1-100 letters, digits, '_', '.' or '-', starting with a letter or digit"
+        )
     download = str(values.pop("download", "no")).lower()
     if download not in ("yes", "no", "true", "false", "1", "0"):
         raise UserInputError(f"download={download}: use download=yes or download=no")
@@ -65,7 +74,8 @@ def parse_assignments(assignments: list[str], search_space_file: str | None = No
         config = StudyConfig.model_validate(values)
     except ValidationError as exc:
         raise UserInputError(format_validation_error(exc, values)) from None
-    return OptimizeRequest(config=config, output_dir=output_dir, allow_download=download in ("yes", "true", "1"))
+    allow = download in ("yes", "true", "1")
+    return OptimizeRequest(config=config, output_dir=output_dir, allow_download=allow, study_name=study_name)
 
 
 def load_search_space_file(path: Path) -> list[ParamSpec]:

@@ -34,7 +34,7 @@ from services.health.alerts import alert_key, detect_alerts, latest_alerts
 from services.health.overall import HealthWeights, assess
 from services.health.state import HealthState
 from services.runtime.bus.port import Publish
-from services.runtime.errors import FatalError
+from services.runtime.errors import FatalError, StaleEvent
 from services.runtime.handlers import HandlerTable
 
 log = logging.getLogger(__name__)
@@ -57,8 +57,7 @@ async def on_epoch_completed(event: TrialEpochCompleted, deps: HealthDeps) -> No
     trial_id = _trial_id(event)
     trial = deps.state.record(trial_id, event.data.trial_number, event.data.telemetry, event.study_id)
     if trial is None:
-        log.debug("epoch %d of finished trial %s ignored", event.data.telemetry.epoch, trial_id)
-        return
+        raise StaleEvent(f"epoch {event.data.telemetry.epoch} of trial {trial_id}, which ended or is foreign")
     assessment = assess(trial.epochs, None, deps.weights)
     await _publish_assessment(event, trial.trial_number, trial.epochs[-1].epoch, False, assessment, deps)
     in_order = trial.epochs[-1].epoch == event.data.telemetry.epoch
@@ -76,8 +75,7 @@ async def on_epoch_completed(event: TrialEpochCompleted, deps: HealthDeps) -> No
 async def on_trial_completed(event: TrialCompleted, deps: HealthDeps) -> None:
     trial_id = _trial_id(event)
     if deps.state.is_finished(trial_id) or not deps.state.belongs(trial_id, event.study_id):
-        log.debug("trial.completed for finished or foreign trial %s ignored", trial_id)
-        return
+        raise StaleEvent(f"trial.completed for trial {trial_id}, which ended or is foreign")
     metrics = event.data.metrics
     epochs = _epochs(deps, trial_id)
     last_epoch = epochs[-1].epoch if epochs else metrics.epochs_trained

@@ -26,6 +26,7 @@ from contracts.events import (
     ReportReadyData,
     StudyCompleted,
     StudyCreated,
+    StudyResumed,
     TrialCompleted,
     TrialEpochCompleted,
     TrialFailed,
@@ -42,7 +43,8 @@ from services.runtime.artifacts.port import ArtifactStore
 from services.runtime.bus.port import Publish
 from services.runtime.db.records import TrialRecord
 from services.runtime.db.repository import ReadModelRepository
-from services.runtime.errors import FatalError, RetryableError
+from services.runtime.errors import FatalError, RetryableError, StaleEvent
+from services.runtime.fencing import is_stale
 from services.runtime.handlers import HandlerTable
 
 log = logging.getLogger(__name__)
@@ -76,8 +78,9 @@ async def _once(event: EventEnvelope, deps: ReporterDeps, apply: Apply) -> bool:
 
 
 async def _once_for_trial(event: EventEnvelope, deps: ReporterDeps, apply: Apply) -> bool:
-    """``_once`` for a trial event, applied only when the trial is new or belongs to the event's study:
-    an event naming another study's trial (forged, or a bug) changes nothing."""
+    """``_once`` for a trial event, applied only when the trial is new or belongs to the event's study (an
+    event naming another study's trial, forged or a bug, changes nothing) and, for the trial's lifecycle
+    events, only while it has not ended (``services.runtime.fencing``)."""
     trial_id = _trial_id(event)
 
     def guarded(repo: ReadModelRepository) -> None:
@@ -85,6 +88,8 @@ async def _once_for_trial(event: EventEnvelope, deps: ReporterDeps, apply: Apply
         if current is not None and current.study_id != event.study_id:
             log.warning("%s for trial %s names study %s, not its own; ignored", event.type, trial_id, event.study_id)
             return
+        if is_stale(event, trial_ended=current is not None and current.is_finished):
+            raise StaleEvent(f"trial {trial_id} ended already ({current.state if current else '?'})")
         apply(repo)
 
     return await _once(event, deps, guarded)
@@ -147,6 +152,15 @@ async def on_study_created(event: StudyCreated, deps: ReporterDeps) -> None:
             config=config.model_dump(mode="json"),
             created_at=event.time,
         )
+
+    await _once(event, deps, apply)
+
+
+@handlers.on(StudyResumed)
+async def on_study_resumed(event: StudyResumed, deps: ReporterDeps) -> None:
+    def apply(repo: ReadModelRepository) -> None:
+        if not repo.reopen_study(event.study_id):
+            raise RetryableError(f"study {event.study_id} resumed before the reporter saw it created")
 
     await _once(event, deps, apply)
 

@@ -5,6 +5,9 @@
 - ``RetryableError``: a passing problem (a connection dropped). The message is redelivered, a
   bounded number of times, then dead-lettered.
 - ``FatalError``: the message can never be handled (malformed, unknown study). Dead-lettered at once.
+- ``StaleEvent``: the event belongs to an attempt that is no longer current (its trainer went silent and
+  the trial was failed or retried, or the trial ended already). Acked without effect, and counted
+  (``hpo_stale_events_total``).
 
 Any other exception counts as retryable.
 """
@@ -30,3 +33,7 @@ class RetryableError(HpoError):
 
 class FatalError(HpoError):
     """The message can never succeed; send it to the dead-letter queue."""
+
+
+class StaleEvent(HpoError):
+    """The event comes from a superseded attempt or a finished trial: ack it, count it, change nothing."""

@@ -45,6 +45,13 @@ class BrokerSettings(BaseSettings):
         default=1.0, ge=0, description="First retry delay of a failed handler; doubles per delivery (max 15 s)."
     )
     queue_prefix: str = Field(default="", description="Put before every queue name (deployments sharing a broker).")
+    heartbeat_seconds: int = Field(
+        default=5,
+        ge=1,
+        le=600,
+        description="AMQP heartbeat: the broker gives a silent process's unacknowledged messages (a trial it "
+        "held but had not started) to another consumer after about two of these.",
+    )
     development: bool = Field(
         default=False,
         validation_alias="HPO_DEVELOPMENT",

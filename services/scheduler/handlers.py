@@ -10,12 +10,15 @@ import asyncio
 import logging
 from dataclasses import dataclass, field
 
-from contracts.enums import ControlAction, Mode
+from contracts.enums import ControlAction, Mode, PrunerName, StudyState
 from contracts.events import (
     EventEnvelope,
     StudyCompleted,
     StudyCompletedData,
     StudyCreated,
+    StudyResumed,
+    StudyResumedData,
+    StudyResumeRequested,
     StudyStopRequested,
     TrialCompleted,
     TrialControl,
@@ -33,7 +36,7 @@ from contracts.events import (
 )
 from contracts.scoring import blended_score
 from services.runtime.bus.port import Publish
-from services.runtime.errors import FatalError
+from services.runtime.errors import FatalError, StaleEvent
 from services.runtime.handlers import HandlerTable
 from services.scheduler.leases import LeaseTable
 from services.scheduler.registry import ActiveStudy, StudyRegistry
@@ -43,6 +46,8 @@ from services.scheduler.study_state import SchedulingPolicy, StudyRun, TrialEnd,
 
 log = logging.getLogger(__name__)
 SOURCE = "scheduler"
+RESUMABLE_STATES = frozenset({StudyState.STOPPED.value, StudyState.RUNNING.value})
+"""Stopped by a user, or still marked running because the process that ran it died."""
 
 Study = ActiveStudy[StudyRunner]
 
@@ -93,6 +98,39 @@ async def on_stop_requested(event: StudyStopRequested, deps: SchedulerDeps) -> N
     await _advance(study, deps)
 
 
+@handlers.on(StudyResumeRequested)
+async def on_resume_requested(event: StudyResumeRequested, deps: SchedulerDeps) -> None:
+    """Take a stopped (or interrupted) study up again: its finished trials count, only the rest run."""
+    if deps.studies.get(event.study_id) is not None:
+        return  # running here already
+    storage = deps.settings.storage_url
+    found = await asyncio.to_thread(StudyRunner.stored, storage, event.study_id)
+    if found is None:
+        log.warning("resume of study %s ignored: storage has no such study", event.study_id)
+        return
+    name, config, state = found
+    if state not in RESUMABLE_STATES:
+        log.warning("resume of study %s ignored: it is %s", name, state)
+        return
+    runner = await asyncio.to_thread(StudyRunner, event.study_id, config, storage, display_name=name)
+    await asyncio.to_thread(runner.reopen)
+    run = StudyRun(event.study_id, name, config, deps.policy)
+    for number in run.resume(await asyncio.to_thread(runner.stored_trials)):
+        await asyncio.to_thread(runner.tell_failed, number, "lost when the study was interrupted")
+    study = deps.studies.add(run, runner)
+    for trial_id in run.in_flight:
+        deps.leases.renew(trial_id)
+    data = StudyResumedData(
+        completed_trials=run.completed,
+        pruned_trials=run.pruned,
+        failed_trials=run.failed,
+        remaining_trials=max(0, config.trials - run.counted),
+    )
+    log.info("study %s resumed: %d of %d trials finished", name, run.counted, config.trials)
+    await deps.publish(event.follow_up(StudyResumed, data, source=SOURCE))
+    await _advance(study, deps)
+
+
 # ---- trial progress -------------------------------------------------------------------------
 
 
@@ -100,10 +138,7 @@ async def on_stop_requested(event: StudyStopRequested, deps: SchedulerDeps) -> N
 async def on_trial_started(event: TrialStarted, deps: SchedulerDeps) -> None:
     study, trial = _lookup(event, deps)
     if trial is None:
-        if study is not None or deps.studies.is_finished(event.study_id):
-            # A redelivered request for a trial (or study) already given up on: tell that trainer to stop.
-            data = TrialControlData(action=ControlAction.STOP, reason="trial already finished")
-            await deps.publish(event.follow_up(TrialControl, data, source=SOURCE))
+        await _supersede(event, deps)
         return
     assert study is not None
     trial.started = True
@@ -115,31 +150,37 @@ async def on_trial_started(event: TrialStarted, deps: SchedulerDeps) -> None:
 @handlers.on(TrialHeartbeat)
 async def on_heartbeat(event: TrialHeartbeat, deps: SchedulerDeps) -> None:
     _, trial = _lookup(event, deps)
-    if trial is not None:
-        deps.leases.renew(trial.trial_id)
+    if trial is None:
+        await _supersede(event, deps)
+        return
+    deps.leases.renew(trial.trial_id)
 
 
 @handlers.on(TrialEpochCompleted)
 async def on_epoch_completed(event: TrialEpochCompleted, deps: SchedulerDeps) -> None:
     study, trial = _lookup(event, deps)
     if study is None or trial is None:
+        await _supersede(event, deps)
         return
     deps.leases.renew(trial.trial_id)
     value = event.data.telemetry.val_accuracy
-    if value is None or trial.prune_sent:
-        return
     epoch = event.data.telemetry.epoch
-    should_prune = await asyncio.to_thread(study.runner.report, trial.number, epoch, value)
-    if should_prune and epoch < event.data.max_epochs:
+    if trial.prune_sent or epoch >= event.data.max_epochs:
+        return
+    should_prune = value is not None and await asyncio.to_thread(study.runner.report, trial.number, epoch, value)
+    if should_prune:
         trial.prune_sent = True
         reason = f"val_accuracy {value:.4f} at epoch {epoch} is below the pruner's threshold"
-        await _control(study.run, trial, ControlAction.PRUNE, reason, deps)
+        await _control(study.run, trial, ControlAction.PRUNE, reason, deps, epoch=epoch)
+    elif study.run.config.pruner is not PrunerName.NONE:
+        await _control(study.run, trial, ControlAction.CONTINUE, "", deps, epoch=epoch)  # the trainer waits for it
 
 
 @handlers.on(TrialCompleted)
 async def on_trial_completed(event: TrialCompleted, deps: SchedulerDeps) -> None:
     study, trial = _lookup(event, deps)
     if study is None or trial is None:
+        _stale(event, deps)
         return
     trial.metrics = event.data.metrics
     deps.leases.release(trial.trial_id)
@@ -161,6 +202,7 @@ async def on_health_assessed(event: TrialHealthAssessed, deps: SchedulerDeps) ->
 async def on_trial_pruned(event: TrialPruned, deps: SchedulerDeps) -> None:
     study, trial = _lookup(event, deps)
     if study is None or trial is None:
+        _stale(event, deps)
         return
     attrs = {"trial_id": trial.trial_id, "pruned_at_epoch": event.data.epoch}
     await asyncio.to_thread(study.runner.tell_pruned, trial.number, attrs)
@@ -171,6 +213,7 @@ async def on_trial_pruned(event: TrialPruned, deps: SchedulerDeps) -> None:
 async def on_trial_failed(event: TrialFailed, deps: SchedulerDeps) -> None:
     study, trial = _lookup(event, deps)
     if study is None or trial is None:
+        _stale(event, deps)
         return
     await asyncio.to_thread(study.runner.tell_failed, trial.number, event.data.reason)
     await _close(study, trial, TrialEnd.FAILED, deps)
@@ -197,7 +240,7 @@ async def resume_studies(deps: SchedulerDeps) -> int:
         study = deps.studies.add(run, runner)
         for trial_id in run.in_flight:
             deps.leases.renew(trial_id)
-        log.warning(
+        log.info(
             "resumed study %s: %d completed, %d pruned, %d failed, %d in flight",
             name, run.completed, run.pruned, run.failed, len(run.in_flight),
         )  # fmt: skip
@@ -218,7 +261,7 @@ async def expire_leases(deps: SchedulerDeps) -> None:
         await asyncio.to_thread(study.runner.tell_failed, trial.number, expiry.reason)
         failed = TrialFailedData(trial_number=trial.number, reason=expiry.reason)
         await deps.publish(TrialFailed(source=SOURCE, study_id=run.study_id, trial_id=trial_id, data=failed))
-        await _control(run, trial, ControlAction.STOP, "lease expired", deps)
+        await _control(run, trial, ControlAction.SUPERSEDED, f"superseded: {expiry.reason}", deps)
         if expiry.retry:
             await _request_trial(study, deps, retry=trial)
         await _advance(study, deps)
@@ -274,6 +317,7 @@ async def _request_trial(study: Study, deps: SchedulerDeps, retry: TrialInFlight
         objective=config.optimize_for,
         mode=config.mode,
         retry_of=retry.trial_id if retry else None,
+        await_verdicts=config.pruner is not PrunerName.NONE,
     )
     await deps.publish(TrialRequested(source=SOURCE, study_id=run.study_id, trial_id=trial_id, data=data))
 
@@ -306,10 +350,31 @@ async def _maybe_complete(study: Study, deps: SchedulerDeps) -> None:
 
 
 async def _control(
-    run: StudyRun, trial: TrialInFlight, action: ControlAction, reason: str, deps: SchedulerDeps
+    run: StudyRun,
+    trial: TrialInFlight,
+    action: ControlAction,
+    reason: str,
+    deps: SchedulerDeps,
+    *,
+    epoch: int | None = None,
 ) -> None:
-    data = TrialControlData(action=action, reason=reason)
+    data = TrialControlData(action=action, reason=reason, epoch=epoch)
     await deps.publish(TrialControl(source=SOURCE, study_id=run.study_id, trial_id=trial.trial_id, data=data))
+
+
+async def _supersede(event: EventEnvelope, deps: SchedulerDeps) -> None:
+    """A sign of life from an attempt that is not in flight here (it was failed after its trainer went
+    silent, or it ended already): tell its trainer to stop at once without a result, then drop the event."""
+    if not deps.studies.knows(event.study_id):
+        return  # a study this scheduler never ran (or forgot long ago)
+    data = TrialControlData(action=ControlAction.SUPERSEDED, reason="this attempt is no longer current")
+    await deps.publish(event.follow_up(TrialControl, data, source=SOURCE))
+    _stale(event, deps)
+
+
+def _stale(event: EventEnvelope, deps: SchedulerDeps) -> None:
+    if event.source != SOURCE and deps.studies.knows(event.study_id):  # its own lease-expiry failures aside
+        raise StaleEvent(f"{event.type} of trial {event.trial_id}, which is not in flight")
 
 
 def _lookup(event: EventEnvelope, deps: SchedulerDeps) -> tuple[Study | None, TrialInFlight | None]:

@@ -34,6 +34,8 @@ class StudyRegistry(Generic[R]):
         self._finished: OrderedDict[str, None] = OrderedDict()
 
     def add(self, run: StudyRun, runner: R) -> ActiveStudy[R]:
+        """Run a study here (a resumed one stops counting as finished)."""
+        self._finished.pop(run.study_id, None)
         study = self._active[run.study_id] = ActiveStudy(run, runner)
         for trial_id in run.trial_ids:
             self._by_trial[trial_id] = run.study_id

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import warnings
 
 import optuna
 
@@ -10,6 +11,10 @@ from contracts.enums import SamplerName
 from contracts.search_space import SearchSpace
 from services.runtime.errors import UserInputError
 from services.scheduler.search_space import grid_values
+
+# Optuna marks constant_liar, multivariate TPE and GPSampler "experimental"; the notice is for Optuna's own
+# users choosing features, not for ours, whose terminals and service logs it filled.
+warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
 
 
 def build_sampler(

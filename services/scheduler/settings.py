@@ -14,9 +14,13 @@ class SchedulerSettings(BaseSettings):
         description="Optuna storage URL (may be the read models' database, HPO_DATABASE_URL).",
     )
     lease_seconds: float = Field(
-        default=60.0, gt=0, description="A running trial silent this long is failed and retried."
+        default=12.0,
+        gt=0,
+        description="A running trial whose trainer sent no heartbeat, epoch or other event this long is failed "
+        "and retried elsewhere (trainers beat every HPO_TRAINER_HEARTBEAT_SECONDS, 3 s, from outside the "
+        "training thread, so a long epoch is not silence).",
     )
-    lease_check_seconds: float = Field(default=2.0, gt=0)
+    lease_check_seconds: float = Field(default=1.0, gt=0, description="How often leases are checked.")
     resume_unfinished: bool = Field(
         default=True, description="On start, take up every study that storage says is still running."
     )

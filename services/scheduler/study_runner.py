@@ -127,6 +127,21 @@ class StudyRunner:
                 )
         return found
 
+    @staticmethod
+    def stored(storage: str | optuna.storages.BaseStorage, study_id: str) -> tuple[str, StudyConfig, str] | None:
+        """(study name, config, stored state) of one study in storage; None when storage has no such study."""
+        for summary in optuna.get_all_study_summaries(open_storage(storage), include_best_trial=False):
+            attrs = summary.user_attrs
+            if summary.study_name == study_id and CONFIG_ATTR in attrs:
+                config = StudyConfig.model_validate(attrs[CONFIG_ATTR])
+                return str(attrs.get(NAME_ATTR)), config, str(attrs.get(STATE_ATTR, RUNNING))
+        return None
+
+    def reopen(self) -> None:
+        """Mark the study running again (it is being resumed)."""
+        self.study.set_user_attr(STATE_ATTR, RUNNING)
+        self.ended = False
+
     def fail_orphans(self, in_flight: set[int]) -> int:
         """Fail RUNNING trials that no trial in flight owns: left by an ``ask`` that storage broke
         half-way (e.g. during a database restart). Returns how many were failed."""

@@ -1,7 +1,9 @@
 """Control of a running trial: prune/stop requests, the NaN guard and early stopping, at epoch ends.
 
 ``ControlBoard`` is written by the event loop (``trial.control`` events) and read by the training
-thread; ``EpochDecision`` says why training stopped before ``max_epochs``.
+thread: the pending request that ends a trial (superseded outranks prune, prune outranks stop) and
+the last epoch the pruner judged (``continue`` verdicts), which the training thread may wait for at
+an epoch boundary. ``EpochDecision`` says why training stopped before ``max_epochs``.
 """
 
 from __future__ import annotations
@@ -21,26 +23,50 @@ class ControlRequest:
     reason: str
 
 
+_RANK = {ControlAction.STOP: 1, ControlAction.PRUNE: 2, ControlAction.SUPERSEDED: 3}
+
+
 class ControlBoard:
-    """Thread-safe pending control requests, one per trial; a prune outranks a stop."""
+    """Thread-safe control state per trial: the strongest pending request and the last judged epoch."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        self._changed = threading.Condition()
         self._requests: dict[str, ControlRequest] = {}
+        self._judged: dict[str, int] = {}
 
-    def request(self, trial_id: str, action: ControlAction, reason: str) -> None:
-        with self._lock:
-            current = self._requests.get(trial_id)
-            if current is None or (action is ControlAction.PRUNE and current.action is not ControlAction.PRUNE):
-                self._requests[trial_id] = ControlRequest(action, reason)
+    def request(self, trial_id: str, action: ControlAction, reason: str, epoch: int | None = None) -> None:
+        with self._changed:
+            if action is ControlAction.CONTINUE:
+                if epoch is not None:
+                    self._judged[trial_id] = max(epoch, self._judged.get(trial_id, 0))
+            else:
+                current = self._requests.get(trial_id)
+                if current is None or _RANK[action] > _RANK[current.action]:
+                    self._requests[trial_id] = ControlRequest(action, reason)
+                if epoch is not None:
+                    self._judged[trial_id] = max(epoch, self._judged.get(trial_id, 0))
+            self._changed.notify_all()
 
     def pending(self, trial_id: str) -> ControlRequest | None:
-        with self._lock:
+        with self._changed:
             return self._requests.get(trial_id)
 
+    def judged(self, trial_id: str) -> int:
+        """The last epoch the pruner has judged (0: none yet)."""
+        with self._changed:
+            return self._judged.get(trial_id, 0)
+
+    def wait_for_verdict(self, trial_id: str, epoch: int, timeout: float) -> bool:
+        """Block until the pruner judged ``epoch`` (or a request ended the trial); False after ``timeout``."""
+        with self._changed:
+            return self._changed.wait_for(
+                lambda: self._judged.get(trial_id, 0) >= epoch or trial_id in self._requests, timeout
+            )
+
     def forget(self, trial_id: str) -> None:
-        with self._lock:
+        with self._changed:
             self._requests.pop(trial_id, None)
+            self._judged.pop(trial_id, None)
 
 
 class StopReason(StrEnum):

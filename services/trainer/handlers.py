@@ -11,6 +11,7 @@ import contextlib
 import logging
 from dataclasses import dataclass, field
 
+from contracts.enums import ControlAction
 from contracts.events import (
     ArtifactStored,
     ArtifactStoredData,
@@ -58,7 +59,7 @@ control_handlers: HandlerTable[TrainerDeps] = HandlerTable("trainer.control")
 @control_handlers.on(TrialControl)
 async def on_trial_control(event: TrialControl, deps: TrainerDeps) -> None:
     if event.trial_id:
-        deps.board.request(event.trial_id, event.data.action, event.data.reason)
+        deps.board.request(event.trial_id, event.data.action, event.data.reason, event.data.epoch)
 
 
 @work_handlers.on(TrialRequested)
@@ -103,6 +104,10 @@ async def on_trial_requested(event: TrialRequested, deps: TrainerDeps) -> None:
     def control() -> ControlRequest | None:
         return deps.board.pending(job.trial_id)
 
+    def await_verdict(epoch: int) -> None:
+        if job.request.await_verdicts:
+            deps.board.wait_for_verdict(job.trial_id, epoch, deps.settings.verdict_timeout_seconds)
+
     async def heartbeat() -> None:
         while True:
             await asyncio.sleep(deps.settings.heartbeat_seconds)
@@ -112,7 +117,13 @@ async def on_trial_requested(event: TrialRequested, deps: TrainerDeps) -> None:
     log.info("trial %d started (attempt %d)", number, job.request.attempt)
     beating = asyncio.create_task(heartbeat(), name=f"heartbeat-{job.trial_id}")
     try:
-        hooks = TrialHooks(started=started, epoch_completed=epoch_completed, control=control)
+        hooks = TrialHooks(
+            started=started,
+            epoch_completed=epoch_completed,
+            control=control,
+            await_verdict=await_verdict,
+            judged=lambda: deps.board.judged(job.trial_id),
+        )
         try:
             outcome = await asyncio.to_thread(deps.runner.run, job, hooks)
         except Exception as exc:  # a fault of this trainer, not of the trial's message: report, don't redeliver
@@ -123,8 +134,12 @@ async def on_trial_requested(event: TrialRequested, deps: TrainerDeps) -> None:
         beating.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await beating
+        last_word = deps.board.pending(job.trial_id)
         deps.board.forget(job.trial_id)
         await outbox.drain()
+    if last_word is not None and last_word.action is ControlAction.SUPERSEDED:
+        log.warning("trial %d: this attempt was superseded (%s); its result is not published", number, last_word.reason)
+        return
     await _report(event, outcome, deps)
 
 

@@ -7,9 +7,10 @@ grows without bound. ``ProcessTrialRunner`` runs trials in a child process that 
 ``max_tasks_per_child``. A child killed mid-trial (out-of-memory killer, segfault in a kernel)
 turns into a failed trial with the reason, and the next trial gets a fresh child.
 
-Pipe protocol: the parent sends ``("run", TrialJob)``, ``("control", ControlRequest)`` or
-``("exit",)``; the child answers ``("started", architecture, parameter_count)``,
-``("epoch", EpochTelemetry)`` and finally ``("outcome", TrialOutcome, rss_mb)``.
+Pipe protocol: the parent sends ``("run", TrialJob)``, ``("control", ControlRequest)``,
+``("judged", epoch)`` (the pruner's latest verdict) or ``("exit",)``; the child answers
+``("started", architecture, parameter_count)``, ``("epoch", EpochTelemetry)`` and finally
+``("outcome", TrialOutcome, rss_mb)``.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import contextlib
 import logging
 import multiprocessing
 import signal
+import time
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from typing import Any
@@ -31,6 +33,38 @@ from services.trainer.settings import TrainerSettings
 log = logging.getLogger(__name__)
 POLL_SECONDS = 0.05
 SHUTDOWN = ControlRequest(ControlAction.STOP, "the trainer is shutting down")
+
+
+class _ParentLink:
+    """The child's side of one trial: control requests and verdicts as the parent forwards them."""
+
+    def __init__(self, conn: Connection, verdict_timeout: float) -> None:
+        self._conn = conn
+        self._verdict_timeout = verdict_timeout
+        self.pending: ControlRequest | None = None
+        self.judged = 0
+        self.exit_requested = False
+
+    def receive(self, timeout: float = 0.0) -> None:
+        while self._conn.poll(timeout):
+            incoming = self._conn.recv()
+            if incoming[0] == "control":
+                self.pending = incoming[1]
+            elif incoming[0] == "judged":
+                self.judged = max(self.judged, incoming[1])
+            elif incoming[0] == "exit":
+                self.exit_requested, self.pending = True, SHUTDOWN
+            timeout = 0.0
+
+    def control(self) -> ControlRequest | None:
+        self.receive()
+        return self.pending
+
+    def await_verdict(self, epoch: int) -> None:
+        deadline = time.monotonic() + self._verdict_timeout
+        self.receive()
+        while self.judged < epoch and self.pending is None and (left := deadline - time.monotonic()) > 0:
+            self.receive(min(left, POLL_SECONDS))
 
 
 def serve_trials(conn: Connection, settings: TrainerSettings, artifacts: ArtifactStore) -> None:
@@ -50,24 +84,15 @@ def serve_trials(conn: Connection, settings: TrainerSettings, artifacts: Artifac
         if message[0] != "run":
             exit_requested = message[0] == "exit"
             continue
-        pending: ControlRequest | None = None
-
-        def control() -> ControlRequest | None:
-            nonlocal pending, exit_requested
-            while conn.poll():
-                incoming = conn.recv()
-                if incoming[0] == "control":
-                    pending = incoming[1]
-                elif incoming[0] == "exit":
-                    exit_requested, pending = True, SHUTDOWN
-            return pending
-
+        link = _ParentLink(conn, settings.verdict_timeout_seconds)
         hooks = TrialHooks(
             started=lambda architecture, count: conn.send(("started", architecture, count)),
             epoch_completed=lambda telemetry: conn.send(("epoch", telemetry)),
-            control=control,
+            control=link.control,
+            await_verdict=link.await_verdict,
         )
         outcome = runner.run(message[1], hooks)
+        exit_requested = link.exit_requested
         conn.send(("outcome", outcome, rss_mb()))
 
 
@@ -92,6 +117,7 @@ class ProcessTrialRunner:
         process, conn = self._ensure_child()
         conn.send(("run", job))
         forwarded: ControlRequest | None = None
+        forwarded_judged = 0
         epochs = 0
         while True:
             try:
@@ -117,6 +143,10 @@ class ProcessTrialRunner:
             if pending is not None and pending != forwarded:
                 conn.send(("control", pending))
                 forwarded = pending
+            judged = hooks.judged()
+            if judged > forwarded_judged:
+                conn.send(("judged", judged))
+                forwarded_judged = judged
 
     def close(self) -> None:
         """Ask the child to exit (it finishes its trial as if stopped), then make sure it is gone."""

@@ -38,6 +38,10 @@ class TrialHooks:
     started: Callable[[str, int], None]  # architecture, parameter count
     epoch_completed: Callable[[EpochTelemetry], None]
     control: Callable[[], ControlRequest | None]
+    await_verdict: Callable[[int], None] = lambda epoch: None
+    """Called after an epoch that is not the last: returns once the pruner judged it (or after a timeout)."""
+    judged: Callable[[], int] = lambda: 0
+    """The last epoch the pruner has judged (what a trial process is told)."""
 
 
 @dataclass(frozen=True)

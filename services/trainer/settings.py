@@ -22,7 +22,19 @@ class TrainerSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="HPO_TRAINER_", extra="ignore")
 
     trainer_id: str = Field(default_factory=_default_trainer_id, description="Unique per trainer process.")
-    heartbeat_seconds: float = Field(default=5.0, gt=0, description="Seconds between heartbeats of a running trial.")
+    heartbeat_seconds: float = Field(
+        default=3.0,
+        gt=0,
+        description="Seconds between heartbeats of a running trial, sent from the event loop (not the training "
+        "thread), so a long epoch is not silence. The scheduler's lease (HPO_SCHEDULER_LEASE_SECONDS) must be "
+        "several of these.",
+    )
+    verdict_timeout_seconds: float = Field(
+        default=1.0,
+        ge=0,
+        description="With a pruner, how long a trial waits at an epoch's end for the scheduler's verdict "
+        "before it goes on (and obeys a late prune at the next boundary).",
+    )
     data_dir: Path | None = Field(
         default=None,
         description="The data folder: where datasets live; a trial's own data_dir is a path inside it.",

@@ -60,6 +60,8 @@ class SyntheticTrialRunner:
             )
             history.append(telemetry)
             hooks.epoch_completed(telemetry)
+            if epoch < epochs:
+                hooks.await_verdict(epoch)
             decision = decide(telemetry, hooks.control(), early_stopping)
             if decision is not None and decision.reason is StopReason.PRUNED:
                 return TrialOutcome(OutcomeKind.PRUNED, epoch, reason=decision.detail, last_val_accuracy=val_accuracy)

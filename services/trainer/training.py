@@ -45,9 +45,16 @@ class EpochReporter(keras.callbacks.Callback):
     async_safe = True
 
     def __init__(
-        self, collector: TelemetryCollector, hooks: TrialHooks, train_size: int, batch_size: int, patience: int
+        self,
+        collector: TelemetryCollector,
+        hooks: TrialHooks,
+        train_size: int,
+        batch_size: int,
+        patience: int,
+        max_epochs: int,
     ) -> None:
         super().__init__()
+        self._max_epochs = max_epochs
         self._collector = collector
         self._hooks = hooks
         self._train_size = train_size
@@ -80,6 +87,8 @@ class EpochReporter(keras.callbacks.Callback):
         telemetry = self._collector.measure(epoch + 1, logs or {}, epoch_seconds, samples / max(train_seconds, 1e-9))
         self.history.append(telemetry)
         self._hooks.epoch_completed(telemetry)
+        if epoch + 1 < self._max_epochs:
+            self._hooks.await_verdict(epoch + 1)
         self.decision = decide(telemetry, self._hooks.control(), self._early_stopping)
         if self.decision is not None:
             self.model.stop_training = True
@@ -123,7 +132,7 @@ class KerasTrialRunner:
         collector = TelemetryCollector(built.model, inputs.probe_x, inputs.probe_y, self._settings.histogram_bins)
         batch_size = params.integer("batch_size", 32)
         patience = self._settings.early_stopping_patience
-        reporter = EpochReporter(collector, hooks, inputs.train_size, batch_size, patience)
+        reporter = EpochReporter(collector, hooks, inputs.train_size, batch_size, patience, request.max_epochs)
         fit_started = time.perf_counter()
         built.model.fit(
             inputs.train,

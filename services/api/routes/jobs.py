@@ -12,6 +12,8 @@ from contracts.events import (
     EventEnvelope,
     StudyCreated,
     StudyCreatedData,
+    StudyResumeRequested,
+    StudyResumeRequestedData,
     StudyStopRequested,
     StudyStopRequestedData,
     new_id,
@@ -19,7 +21,7 @@ from contracts.events import (
 from contracts.study import StudyConfig
 from services.api.auth import ReaderDep, SubmitterDep
 from services.api.context import TERMINAL_STUDY_STATES, ApiContext, ContextDep, now
-from services.api.models import Job, JobAccepted, OptimizeRequest, Page, StopAccepted
+from services.api.models import Job, JobAccepted, OptimizeRequest, Page, ResumeAccepted, StopAccepted
 from services.api.principal import Principal
 from services.api.routes.common import JobId, errors
 
@@ -108,6 +110,24 @@ async def stop(job_id: JobId, ctx: ContextDep, submitter: SubmitterDep) -> StopA
     reason = "stop requested through the API"
     await _publish(ctx, StudyStopRequested(source=SOURCE, study_id=job_id, data=StudyStopRequestedData(reason=reason)))
     return StopAccepted(job_id=job_id)
+
+
+@router.post(
+    "/jobs/{job_id}/resume",
+    status_code=202,
+    response_model=ResumeAccepted,
+    responses=errors(401, 403, 404, 409, 503),
+)
+async def resume(job_id: JobId, ctx: ContextDep, submitter: SubmitterDep) -> ResumeAccepted:
+    """Continue a stopped job: publishes ``study.resume_requested``; its finished trials are kept and only the
+    remaining ones run (the report covers all). 409 unless the job is stopped."""
+    found, _ = await ctx.job(job_id, submitter)
+    if not submitter.may_change(found.owner):
+        raise HTTPException(403, f"job {job_id} belongs to another owner; only its owner or an admin may resume it")
+    if found.state != StudyState.STOPPED.value:
+        raise HTTPException(409, f"job {job_id} is {found.state}; only a stopped job can be resumed")
+    await _publish(ctx, StudyResumeRequested(source=SOURCE, study_id=job_id, data=StudyResumeRequestedData()))
+    return ResumeAccepted(job_id=job_id)
 
 
 async def _check_quotas(ctx: ApiContext, submitter: Principal, config: StudyConfig) -> None:

@@ -63,6 +63,9 @@ class RemoteApi:
         response = self._send("GET", f"/jobs/{quote(job_id, safe='')}/best-trial")
         return None if response.status_code == 404 else self._checked(response).json()
 
+    def resume(self, job_id: str) -> dict[str, Any]:
+        return self._json("POST", f"/jobs/{quote(job_id, safe='')}/resume")
+
     def stop(self, job_id: str) -> dict[str, Any]:
         return self._json("POST", f"/jobs/{quote(job_id, safe='')}/stop")
 

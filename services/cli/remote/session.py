@@ -20,6 +20,7 @@ from rich.console import Console
 
 from contracts.enums import StudyState
 from contracts.events import ID_PATTERN, STUDY_NAME_PATTERN, parse_event
+from contracts.study import StudyConfig
 from services.cli.progress import StudyProgress
 from services.cli.remote.client import RemoteApi
 from services.cli.study_args import OptimizeRequest
@@ -31,14 +32,38 @@ QUIET_EVENTS = {"snapshot", "lagged", "message"}
 
 def run_remote(api: RemoteApi, request: OptimizeRequest, console: Console, *, force: bool = False) -> StudyState:
     config = request.config
-    accepted = api.submit(config.model_dump(mode="json"))
+    accepted = api.submit(config.model_dump(mode="json"), request.study_name)
     job_id, study_name = accepted["job_id"], accepted["study_name"]
     console.print(f"study [bold]{study_name}[/bold] submitted to {api.url} as job {job_id}")
+    return _follow_to_the_end(api, job_id, study_name, config, request.output_dir, console, force=force)
+
+
+def resume_remote(
+    api: RemoteApi, job_id: str, output_dir: Path, console: Console, *, force: bool = False
+) -> StudyState:
+    """Ask the deployment to continue a stopped job, follow it, fetch its results."""
+    job = api.job(job_id)
+    api.resume(job_id)
+    config = StudyConfig.model_validate(job["config"])
+    console.print(f"study [bold]{job['name']}[/bold] resumed on {api.url} (job {job_id})")
+    return _follow_to_the_end(api, job_id, job["name"], config, output_dir, console, force=force)
+
+
+def _follow_to_the_end(
+    api: RemoteApi,
+    job_id: str,
+    study_name: str,
+    config: StudyConfig,
+    output_dir: Path,
+    console: Console,
+    *,
+    force: bool,
+) -> StudyState:
     with StudyProgress(console=console, trials=config.trials, max_epochs=config.max_epochs) as progress:
         follow(api, job_id, progress, console)
     completed = progress.completed  # None when the study had ended before the stream opened
     state = completed.data.state if completed is not None else StudyState(api.job(job_id)["state"])
-    study_dir, bundle = fetch_results(api, job_id, study_name, request.output_dir, force=force)
+    study_dir, bundle = fetch_results(api, job_id, study_name, output_dir, force=force)
     if completed is not None:
         print_study_end(console, completed, progress, str(study_dir), str(bundle))
     else:

@@ -230,12 +230,17 @@ class AmqpBus:
         retry_backoff_seconds: float = 1.0,
         max_retry_delay_seconds: float = 15.0,
         on_dead_letter: DeadLetterHook | None = None,
+        heartbeat_seconds: int = 5,
     ) -> None:
         """``queue_prefix`` is put before every queue name: deployments (or test runs) sharing one broker
         keep apart by using their own exchange and prefix. A failed delivery is retried after
         ``retry_backoff_seconds x 2^(n-1)`` (at most ``max_retry_delay_seconds``), so that a database
         restart pauses a consumer instead of exhausting its deliveries into the dead-letter queue.
-        ``on_dead_letter(queue, cause, reason)`` is called for every message moved to a dead-letter queue."""
+        ``on_dead_letter(queue, cause, reason)`` is called for every message moved to a dead-letter queue.
+        ``heartbeat_seconds`` is the AMQP heartbeat: the broker drops the connection of a process that misses
+        two (a frozen trainer, say), and hands the messages it held unacknowledged, a trial it had not
+        started among them, to another consumer: within about 10 s by default instead of RabbitMQ's 60 s."""
+        self._heartbeat = heartbeat_seconds
         self._url = url
         self.on_dead_letter = on_dead_letter
         self._retry_backoff = retry_backoff_seconds
@@ -263,7 +268,7 @@ class AmqpBus:
     async def start(self) -> None:
         if self._connection is not None:
             return
-        connection = await aio_pika.connect_robust(self._url)
+        connection = await aio_pika.connect_robust(self._url, heartbeat=self._heartbeat)
         try:
             publisher = await connection.channel(publisher_confirms=True)
             self._exchange = await publisher.declare_exchange(

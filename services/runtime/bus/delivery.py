@@ -1,6 +1,7 @@
 """The delivery policy every Bus applies: what a handler's outcome means for the message.
 
-- the handler returns, or raises ``TrialFailure`` (the work failed and was reported): **ack**;
+- the handler returns, or raises ``TrialFailure`` (the work failed and was reported) or ``StaleEvent``
+  (the event belongs to a superseded attempt): **ack**;
 - ``FatalError``: **dead-letter** at once (cause ``fatal``);
 - any other exception: **retry**, until the message has been delivered ``max_deliveries`` times,
   then **dead-letter** (cause ``gave_up``);
@@ -24,7 +25,7 @@ from pydantic import ValidationError
 
 from contracts.events import Event
 from services.runtime.bus.port import Handler
-from services.runtime.errors import FatalError, TrialFailure
+from services.runtime.errors import FatalError, StaleEvent, TrialFailure
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +82,8 @@ async def run_handler(handler: Handler, event: Event, queue: str) -> Outcome:
     """Call ``handler`` and map how it ended to an outcome (cancellation propagates)."""
     try:
         await handler(event)
+    except StaleEvent as exc:
+        log.info("queue %s: stale %s ignored: %s", queue, event.type, exc)
     except TrialFailure as exc:
         log.warning("queue %s: trial failure handled as final: %s", queue, exc)
     except FatalError as exc:

@@ -179,6 +179,12 @@ class ReadModelRepository:
         with self._write() as conn:
             return conn.execute(update(studies).where(studies.c.study_id == study_id).values(values)).rowcount > 0
 
+    def reopen_study(self, study_id: str) -> bool:
+        """A resumed study runs again: state ``running``, no end time or reason; False if no such study."""
+        values = {"state": "running", "completed_at": None, "reason": None}
+        with self._write() as conn:
+            return conn.execute(update(studies).where(studies.c.study_id == study_id).values(values)).rowcount > 0
+
     def get_study(self, study_id: str) -> StudyRecord | None:
         with self._read() as conn:
             row = conn.execute(select(studies).where(studies.c.study_id == study_id)).mappings().first()

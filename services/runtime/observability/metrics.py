@@ -6,6 +6,8 @@
 - ``hpo_event_lag_seconds{service,queue,type}``: event time to start of handling (queue lag)
 - ``hpo_messages_dead_lettered_total{service,queue,cause}``: messages moved to a dead-letter queue;
   ``cause`` is ``malformed``, ``fatal`` or ``gave_up`` (retries exhausted)
+- ``hpo_stale_events_total{service,queue,type}``: events of superseded attempts or finished trials,
+  acknowledged without effect (``StaleEvent``)
 - ``hpo_trials_total{state}`` (scheduler: completed, pruned, failed) and
   ``hpo_epoch_seconds`` (trainer), recorded from the events a service handles.
 """
@@ -21,6 +23,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from contracts.events import Event, EventEnvelope, TrialCompleted, TrialEpochCompleted, TrialFailed, TrialPruned
 from services.runtime.bus.delivery import DeadLetterCause
 from services.runtime.bus.port import DEFAULT_MAX_DELIVERIES, Bus, DeadLetter, Handler, Subscription
+from services.runtime.errors import StaleEvent
 
 LATENCY_BUCKETS = (0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30, 120)
 EPOCH_BUCKETS = (0.1, 0.5, 1, 2, 5, 10, 30, 60, 300, 900)
@@ -47,6 +50,9 @@ class ServiceMetrics:
             "Messages moved to a dead-letter queue.",
             ["service", "queue", "cause"],
             registry=self.registry,
+        )
+        self.stale = Counter(
+            "hpo_stale_events", "Events of superseded attempts, ignored.", labels, registry=self.registry
         )
         self.trials = Counter("hpo_trials", "Finished trials by state.", ["state"], registry=self.registry)
         self.epoch_seconds = Histogram(
@@ -110,6 +116,9 @@ class InstrumentedBus:
             started = time.perf_counter()
             try:
                 await handler(event)
+            except StaleEvent:
+                metrics.stale.labels(*labels).inc()
+                raise
             except Exception:
                 metrics.failed.labels(*labels).inc()
                 raise

@@ -38,13 +38,17 @@ def _parse_name(name: DatasetName | str) -> DatasetName:
 
 
 def _not_found(spec: DatasetSpec, data_dir: Path) -> DatasetError:
-    looked = ", ".join(str(p) for p in (data_dir / spec.name.value, data_dir))
+    """A short first line (what is missing where), then how to fix it on the next lines."""
+    looked = " and ".join(str(p) for p in (data_dir / spec.name.value, data_dir))
     kinds = " or ".join(spec.formats)
-    where = f"get them from {spec.url} (unpack archives) into {data_dir / spec.name.value}/" if spec.url else "add them"
-    return DatasetError(
-        f"{spec.name.value}: no data found in {looked} (looked for {kinds}: {spec.expected}); "
-        f"{where} or allow downloads"
-    )
+    lines = [
+        f"{spec.name.value}: no data found in {looked}",
+        f"  looked for {kinds}: {spec.expected}",
+    ]
+    if spec.url:
+        lines.append(f"  get them from {spec.url} (unpack archives) into {data_dir / spec.name.value}/")
+        lines.append("  or add download=yes to fetch them")
+    return DatasetError("\n".join(lines))
 
 
 def find_source(spec: DatasetSpec, data_dir: Path | None) -> Source:
