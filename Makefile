@@ -9,7 +9,10 @@ export KERAS_HOME ?= $(CURDIR)/.hpo_home/keras
 export MPLCONFIGDIR ?= $(CURDIR)/.hpo_home/matplotlib
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: demo test install lint typecheck imports unit schemas lock clean
+OPTUNA_PREVIOUS_MAJOR ?= 4.9.0
+OPTUNA_PREVIOUS_DIR := .hpo_home/optuna-$(OPTUNA_PREVIOUS_MAJOR)
+
+.PHONY: demo test install lint typecheck imports unit schemas optuna-compat lock clean
 
 LOCK := requirements/dev.lock
 
@@ -34,6 +37,13 @@ demo: $(INSTALLED)
 ## Everything CI checks: lint, types, architecture boundaries, the whole test suite.
 test: $(INSTALLED) lint typecheck imports
 	$(BIN)/pytest -q --durations=15
+	$(MAKE) --no-print-directory optuna-compat
+
+## The scheduler's Optuna suites once more on the previous Optuna major (the installed one is the current major).
+optuna-compat: $(INSTALLED)
+	test -d $(OPTUNA_PREVIOUS_DIR) || $(BIN)/pip install --quiet --no-deps --target $(OPTUNA_PREVIOUS_DIR) optuna==$(OPTUNA_PREVIOUS_MAJOR)
+	PYTHONPATH=$(OPTUNA_PREVIOUS_DIR) $(BIN)/python -c "import optuna; assert optuna.__version__ == '$(OPTUNA_PREVIOUS_MAJOR)', optuna.__version__"
+	PYTHONPATH=$(OPTUNA_PREVIOUS_DIR) $(BIN)/pytest -q tests/contract/optuna_record tests/unit/scheduler -m "not slow"
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check contracts services tests benchmarks

@@ -3,19 +3,22 @@ plus an observer on the bus (the ``processes`` and ``cluster`` fixtures live in 
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import subprocess
 import sys
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
-from contracts.events import Event, ReportReady, StudyCreated, StudyCreatedData
+from contracts.events import Event, ReportReady
 from contracts.study import StudyConfig
 from services.runtime.bus.amqp import AmqpBus
-from tests.integration.support import free_port, is_ready, wait_until
+from tests.support.bus import collect_events
+from tests.support.events import study_created
+from tests.support.http import is_ready
+from tests.support.ports import free_port
+from tests.support.waiting import eventually
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -95,25 +98,17 @@ class Cluster:
             self.processes.start(
                 "trainer", f"trainer-{index}", port, HPO_TRAINER_TRAINER_ID=f"trainer-{index}", **trainer_env
             )
-        async with asyncio.timeout(60):  # every service has declared its queue once it is ready
-            while not all(is_ready(port) for port in ports):
-                await asyncio.sleep(0.2)
+        # every service has declared its queue once it is ready
+        await eventually(
+            lambda: all(is_ready(port) for port in ports), "every service to be ready", timeout=60, interval=0.2
+        )
         await self.bus.start()
-
-        async def observe(event: Event) -> None:
-            self.seen.append(event)
-
-        await self.bus.subscribe("observer", ["#"], observe, prefetch=100)
+        self.seen = await collect_events(self.bus, "observer", ["#"], prefetch=100)
 
     async def submit(self, name: str, config: StudyConfig) -> str:
         study_id = uuid.uuid4().hex
-        await self.bus.publish(
-            StudyCreated(source="test", study_id=study_id, data=StudyCreatedData(study_name=name, config=config))
-        )
+        await self.bus.publish(study_created(study_id, config, name=name))
         return study_id
-
-    async def wait_for(self, predicate: Callable[[], bool], timeout: float) -> None:
-        await wait_until(predicate, timeout)
 
     def reported(self, study_id: str) -> bool:
         return any(isinstance(e, ReportReady) and e.study_id == study_id for e in self.seen)

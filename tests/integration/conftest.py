@@ -2,40 +2,22 @@
 
 from __future__ import annotations
 
-import os
-import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from urllib.parse import urlparse
+from urllib.parse import urlsplit
 
 import pytest
 
-from tests.databases import scratch_database
 from tests.integration.cluster import Cluster, Processes, processes_for
-
-AMQP_URL = os.environ.get("HPO_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
-
-
-def require(service: str, reason: str) -> None:
-    if os.environ.get("HPO_REQUIRE_SERVICES") == "1":
-        pytest.fail(f"{service} is required (HPO_REQUIRE_SERVICES=1) but {reason}")
-    pytest.skip(f"{service} not available: {reason}")
-
-
-def reachable(url: str, default_port: int) -> bool:
-    parsed = urlparse(url)
-    try:
-        with socket.create_connection((parsed.hostname or "127.0.0.1", parsed.port or default_port), timeout=2):
-            return True
-    except OSError:
-        return False
+from tests.support.databases import postgres_admin, scratch_database
+from tests.support.services import AMQP_URL, reachable, require_service
 
 
 @pytest.fixture
 def amqp_url() -> str:
     if not reachable(AMQP_URL, 5672):
-        require("RabbitMQ", f"nothing listens at {urlparse(AMQP_URL).netloc}")
+        require_service("RabbitMQ", f"nothing listens at {urlsplit(AMQP_URL).netloc}")
     return AMQP_URL
 
 
@@ -61,27 +43,10 @@ async def sandbox(amqp_url: str) -> AsyncIterator[dict[str, str]]:
         await channel.exchange_delete(names["exchange"])
 
 
-POSTGRES_ADMIN_URL = os.environ.get(
-    "HPO_TEST_POSTGRES_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-)
-
-
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
     """An empty Postgres database that only this test uses, dropped afterwards."""
-    import sqlalchemy as sa
-
-    try:
-        import psycopg  # noqa: F401
-    except ImportError:
-        require("Postgres", "psycopg is not installed (pip install 'hpo[postgres]')")
-    admin = sa.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT", pool_pre_ping=True)
-    try:
-        with admin.connect() as conn:
-            conn.execute(sa.text("select 1"))
-    except sa.exc.OperationalError:
-        admin.dispose()
-        require("Postgres", f"unreachable at {POSTGRES_ADMIN_URL}")
+    admin = postgres_admin()
     try:
         with scratch_database(admin, "hpo_it") as url:
             yield url

@@ -10,19 +10,22 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import AsyncIterator
+from functools import partial
 from pathlib import Path
 from typing import IO
 
 import httpx
 import pytest
 
-from contracts.events import Event, EventEnvelope, StudyCreated
+from contracts.events import Event, StudyCreated
 from services.runtime.bus.amqp import AmqpBus
-from services.runtime.db.engine import create_engine_for
-from services.runtime.db.migrate import upgrade
-from services.runtime.db.repository import ReadModelRepository
-from tests.integration.support import free_port, http_get, is_ready, wait_until
-from tests.unit.api.support import AUTH, STREAMED_KINDS, TOKEN, end_events, seed_study, trial_events
+from tests.support.bus import collect_events
+from tests.support.events import STREAMED_KINDS, end_events, trial_events
+from tests.support.http import AUTH, TOKEN, http_get, is_ready
+from tests.support.ports import free_port
+from tests.support.read_models import migrated_repository, seed_study
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
@@ -34,11 +37,15 @@ def _start_replica(env: dict[str, str], log: IO[str]) -> subprocess.Popen[bytes]
     )
 
 
-async def _read_until_end(lines: object) -> list[tuple[str, dict[str, object]]]:
+def _healthy(port: int) -> bool:
+    return http_get(port, "/health")[0] == 200
+
+
+async def _read_until_end(lines: AsyncIterator[str]) -> list[tuple[str, dict[str, object]]]:
     """(event, data) frames after the snapshot (whose ``event:`` line the caller has read), up to ``end``."""
     frames: list[tuple[str, dict[str, object]]] = []
     kind = "snapshot"
-    async for line in lines:  # type: ignore[attr-defined]
+    async for line in lines:
         if line.startswith("event: "):
             kind = line.removeprefix("event: ")
         elif line.startswith("data: "):
@@ -52,8 +59,7 @@ async def _read_until_end(lines: object) -> list[tuple[str, dict[str, object]]]:
 async def test_two_replicas_stream_their_jobs_events(
     amqp_url: str, sandbox: dict[str, str], postgres_url: str, tmp_path: Path
 ) -> None:
-    upgrade(postgres_url)
-    repo = ReadModelRepository(create_engine_for(postgres_url))
+    repo = migrated_repository(postgres_url)
     seed_study(repo, "s1")
     seed_study(repo, "s2")
     repo.engine.dispose()
@@ -79,17 +85,12 @@ async def test_two_replicas_stream_their_jobs_events(
         processes.append(_start_replica(env, logs[-1]))
     publisher = AmqpBus(amqp_url, exchange=sandbox["exchange"], queue_prefix=sandbox["prefix"])
     await publisher.start()
-    created: list[Event] = []
-
-    async def observe(event: Event) -> None:
-        created.append(event)
-
     try:
-        await publisher.subscribe("observer", ["study.created"], observe, prefetch=10)
+        created = await collect_events(publisher, "observer", ["study.created"], prefetch=10)
         for port in probe_ports:
-            await wait_until(lambda port=port: is_ready(port))  # type: ignore[misc]
+            await eventually(partial(is_ready, port), f"the replica's probe on {port}", timeout=30, interval=0.1)
         for port in api_ports:
-            await wait_until(lambda port=port: http_get(port, "/health")[0] == 200)  # type: ignore[misc]
+            await eventually(partial(_healthy, port), f"the API on {port}", timeout=30, interval=0.1)
 
         async with (
             httpx.AsyncClient(base_url=f"http://127.0.0.1:{api_ports[0]}", timeout=30) as a,
@@ -106,7 +107,7 @@ async def test_two_replicas_stream_their_jobs_events(
             assert accepted.status_code == 202, accepted.text
             assert (await b.post("/optimize", json={"dataset": "digits"})).status_code == 401
 
-            events: list[EventEnvelope] = [*trial_events("s1", 3), *trial_events("s2", 9), *end_events("s1")]
+            events: list[Event] = [*trial_events("s1", 3), *trial_events("s2", 9), *end_events("s1")]
             for event in events:
                 await publisher.publish(event)
             one, two = await asyncio.wait_for(
@@ -123,7 +124,7 @@ async def test_two_replicas_stream_their_jobs_events(
             assert other_kinds == STREAMED_KINDS
             assert {data.get("study_id") for kind, data in other if kind != "end"} == {"s2"}
 
-        await wait_until(lambda: any(isinstance(e, StudyCreated) for e in created))
+        await eventually(lambda: any(isinstance(e, StudyCreated) for e in created), "study.created", timeout=30)
         assert created[0].study_id == accepted.json()["job_id"]
     finally:
         await publisher.close()

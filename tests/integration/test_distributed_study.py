@@ -12,7 +12,7 @@ from pathlib import Path
 import optuna
 import pytest
 
-from contracts.enums import DatasetName, Mode
+from contracts.enums import DatasetName, Mode, PrunerName
 from contracts.events import (
     ReportReady,
     StudyCompleted,
@@ -25,8 +25,10 @@ from contracts.study import StudyConfig
 from services.cli.main import EXIT_OK, main
 from tests.conftest import SHARED_DATASETS
 from tests.integration.cluster import Cluster, Processes, results_layout
-from tests.integration.support import free_port, is_ready
-from tests.s3_fixtures import S3Server
+from tests.support.http import is_ready
+from tests.support.ports import free_port
+from tests.support.s3 import S3Server
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
@@ -60,7 +62,7 @@ async def test_a_study_runs_across_separate_service_processes(
     config = StudyConfig(dataset=DatasetName.DIGITS, mode=Mode.HEALTH, trials=6, max_epochs=3, parallelism=2, seed=3)
     study_id = await cluster.submit("dist", config)
     try:
-        await cluster.wait_for(lambda: cluster.reported(study_id), timeout=120)
+        await eventually(lambda: cluster.reported(study_id), "the report of the study", timeout=120)
     finally:
         await cluster.stop(tmp_path / "logs")
 
@@ -78,7 +80,13 @@ async def test_a_trainer_killed_mid_trial_has_its_trial_finished_by_another(
 ) -> None:
     await cluster.start(trainers=2, HPO_TRAINER_SYNTHETIC_SECONDS="4")
     config = StudyConfig(
-        dataset=DatasetName.DIGITS, mode=Mode.SIMPLE, trials=4, max_epochs=4, parallelism=2, seed=5, pruner="none"
+        dataset=DatasetName.DIGITS,
+        mode=Mode.SIMPLE,
+        trials=4,
+        max_epochs=4,
+        parallelism=2,
+        seed=5,
+        pruner=PrunerName.NONE,
     )
     study_id = await cluster.submit("killed", config)
 
@@ -86,14 +94,14 @@ async def test_a_trainer_killed_mid_trial_has_its_trial_finished_by_another(
         return any(isinstance(e, TrialEpochCompleted) and e.data.trainer_id == "trainer-1" for e in cluster.seen)
 
     try:
-        await cluster.wait_for(epoch_on_trainer_1, timeout=60)
+        await eventually(epoch_on_trainer_1, "an epoch trained on trainer-1", timeout=60)
         victim = processes.by_name("trainer-1")
         victim.kill()  # SIGKILL in the middle of a trial: no goodbye, its message is unacked
         victim.wait(timeout=10)
         interrupted = next(
             e.trial_id for e in cluster.seen if isinstance(e, TrialEpochCompleted) and e.data.trainer_id == "trainer-1"
         )
-        await cluster.wait_for(lambda: cluster.reported(study_id), timeout=150)
+        await eventually(lambda: cluster.reported(study_id), "the report of the study", timeout=150)
     finally:
         processes.forget("trainer-1")
         await cluster.stop(tmp_path / "logs")
@@ -111,15 +119,23 @@ async def test_a_trainer_killed_mid_trial_has_its_trial_finished_by_another(
 async def test_a_broker_restart_mid_study_loses_no_epoch(cluster: Cluster, postgres_url: str, tmp_path: Path) -> None:
     await cluster.start(trainers=2, HPO_TRAINER_SYNTHETIC_SECONDS="3")
     config = StudyConfig(
-        dataset=DatasetName.DIGITS, mode=Mode.SIMPLE, trials=4, max_epochs=3, parallelism=2, seed=9, pruner="none"
+        dataset=DatasetName.DIGITS,
+        mode=Mode.SIMPLE,
+        trials=4,
+        max_epochs=3,
+        parallelism=2,
+        seed=9,
+        pruner=PrunerName.NONE,
     )
     study_id = await cluster.submit("restart", config)
     try:
-        await cluster.wait_for(lambda: any(isinstance(e, TrialEpochCompleted) for e in cluster.seen), timeout=60)
+        await eventually(
+            lambda: any(isinstance(e, TrialEpochCompleted) for e in cluster.seen), "a first epoch", timeout=60
+        )
         subprocess.run(["rabbitmqctl", "stop_app"], check=True, capture_output=True, timeout=60)
         await asyncio.sleep(2)
         subprocess.run(["rabbitmqctl", "start_app"], check=True, capture_output=True, timeout=60)
-        await cluster.wait_for(lambda: cluster.reported(study_id), timeout=180)
+        await eventually(lambda: cluster.reported(study_id), "the report of the study", timeout=180)
     finally:
         subprocess.run(["rabbitmqctl", "start_app"], capture_output=True, timeout=60)
         await cluster.stop(tmp_path / "logs")
@@ -146,7 +162,13 @@ async def test_a_scheduler_killed_mid_study_resumes_it_from_storage(
 ) -> None:
     await cluster.start(trainers=2, HPO_TRAINER_SYNTHETIC_SECONDS="2")
     config = StudyConfig(
-        dataset=DatasetName.DIGITS, mode=Mode.HEALTH, trials=6, max_epochs=3, parallelism=2, seed=4, pruner="none"
+        dataset=DatasetName.DIGITS,
+        mode=Mode.HEALTH,
+        trials=6,
+        max_epochs=3,
+        parallelism=2,
+        seed=4,
+        pruner=PrunerName.NONE,
     )
     study_id = await cluster.submit("resumed", config)
 
@@ -154,15 +176,15 @@ async def test_a_scheduler_killed_mid_study_resumes_it_from_storage(
         return sum(isinstance(e, TrialCompleted) for e in cluster.seen)
 
     try:
-        await cluster.wait_for(lambda: trials_completed() >= 2, timeout=60)
+        await eventually(lambda: trials_completed() >= 2, "two completed trials", timeout=60)
         scheduler = processes.by_name("scheduler")
         scheduler.kill()  # SIGKILL: its in-memory state is gone
         scheduler.wait(timeout=10)
         processes.forget("scheduler")
         port = free_port()
         processes.start("scheduler", "scheduler", port)
-        await cluster.wait_for(lambda: is_ready(port), timeout=60)
-        await cluster.wait_for(lambda: cluster.reported(study_id), timeout=150)
+        await eventually(lambda: is_ready(port), "the new scheduler to be ready", timeout=60, interval=0.1)
+        await eventually(lambda: cluster.reported(study_id), "the report of the study", timeout=150)
     finally:
         await cluster.stop(tmp_path / "logs")
 
@@ -185,13 +207,21 @@ async def test_a_postgres_restart_mid_study_needs_no_operator(
         pytest.skip("restarting Postgres needs a Debian cluster (pg_ctlcluster) on this machine")
     await cluster.start(trainers=2, HPO_TRAINER_SYNTHETIC_SECONDS="2")
     config = StudyConfig(
-        dataset=DatasetName.DIGITS, mode=Mode.HEALTH, trials=6, max_epochs=3, parallelism=2, seed=6, pruner="none"
+        dataset=DatasetName.DIGITS,
+        mode=Mode.HEALTH,
+        trials=6,
+        max_epochs=3,
+        parallelism=2,
+        seed=6,
+        pruner=PrunerName.NONE,
     )
     study_id = await cluster.submit("pg-restart", config)
     try:
-        await cluster.wait_for(lambda: any(isinstance(e, TrialCompleted) for e in cluster.seen), timeout=60)
+        await eventually(
+            lambda: any(isinstance(e, TrialCompleted) for e in cluster.seen), "a first completed trial", timeout=60
+        )
         await asyncio.to_thread(_restart_postgres)
-        await cluster.wait_for(lambda: cluster.reported(study_id), timeout=180)
+        await eventually(lambda: cluster.reported(study_id), "the report of the study", timeout=180)
     finally:
         await cluster.stop(tmp_path / "logs")
 
@@ -212,7 +242,7 @@ async def test_a_keras_study_on_mnist_across_three_trainers_writes_the_embeddedr
     await cluster.start(trainers=3)
     study_id = await cluster.submit("mnist3", StudyConfig.model_validate({**options, "parallelism": 3}))
     try:
-        await cluster.wait_for(lambda: cluster.reported(study_id), timeout=420)
+        await eventually(lambda: cluster.reported(study_id), "the report of the study", timeout=420)
     finally:
         await cluster.stop(tmp_path / "logs")
     _assert_finished(postgres_url, study_id, 3, tmp_path / "results", "mnist3")

@@ -13,8 +13,10 @@ import pytest
 
 from services.cli.main import EXIT_OK, EXIT_USAGE, main
 from tests.integration.cluster import Cluster, Processes, results_layout
-from tests.integration.support import free_port, is_ready, wait_until
-from tests.s3_fixtures import S3Server
+from tests.support.http import is_ready
+from tests.support.ports import free_port
+from tests.support.s3 import S3Server
+from tests.support.waiting import eventually
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 OPTIONS = ["dataset=digits", "mode=health", "trials=3", "max_epochs=2", "max_samples=400", "pruner=none", "seed=5"]
@@ -49,7 +51,7 @@ async def test_the_remote_cli_runs_a_study_streams_it_and_fetches_the_embedded_l
     }
     await cluster.start(trainers=2)
     processes.start("api", "api", probe_port)
-    await wait_until(lambda: is_ready(probe_port), 60)
+    await eventually(lambda: is_ready(probe_port), "the API to be ready", timeout=60, interval=0.1)
     url = f"http://127.0.0.1:{api_port}"
     remote_root = tmp_path / "remote"
     try:

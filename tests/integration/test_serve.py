@@ -10,16 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from contracts.events import (
-    Event,
-    TrialEpochCompleted,
-    TrialEpochCompletedData,
-    TrialHealthAssessed,
-)
-from contracts.telemetry import EpochTelemetry, LayerTelemetry
+from contracts.events import Event, TrialHealthAssessed
 from contracts.topology import DURABLE_QUEUES
 from services.runtime.bus.amqp import AmqpBus
-from tests.integration.support import free_port, http_get, wait_until
+from tests.support.events import epoch_completed
+from tests.support.http import http_get
+from tests.support.ports import free_port
+from tests.support.telemetry import epoch_telemetry, layer_telemetry
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
@@ -45,7 +43,9 @@ async def test_a_served_health_service_handles_events_reports_metrics_and_stops_
     bus = AmqpBus(amqp_url, exchange=sandbox["exchange"], queue_prefix=sandbox["prefix"])
     await bus.start()
     try:
-        await wait_until(lambda: http_get(port, "/readyz")[0] == 200)
+        await eventually(
+            lambda: http_get(port, "/readyz")[0] == 200, "the service to be ready", timeout=30, interval=0.1
+        )
         assert http_get(port, "/healthz") == (200, "ok\n")
         assessed: list[Event] = []
 
@@ -54,22 +54,23 @@ async def test_a_served_health_service_handles_events_reports_metrics_and_stops_
                 assessed.append(event)
 
         await bus.subscribe("observer", ["trial.health_assessed"], observe, prefetch=10)
-        telemetry = EpochTelemetry(
-            epoch=1,
+        telemetry = epoch_telemetry(
+            1,
             loss=0.9,
             accuracy=0.6,
             val_loss=1.0,
             val_accuracy=0.55,
             epoch_seconds=2.5,
-            layers=[LayerTelemetry(name="dense", kind="Dense", parameter_count=100, gradient_norm=0.3)],
+            layers=[layer_telemetry("dense", parameter_count=100, gradient_norm=0.3)],
         )
-        data = TrialEpochCompletedData(trainer_id="t", trial_number=0, max_epochs=3, telemetry=telemetry)
         await bus.publish_raw("trial.epoch_completed", b"{not json")  # dead-lettered; the service goes on
-        await bus.publish(TrialEpochCompleted(source="test", study_id="s", trial_id="t0", data=data))
+        await bus.publish(epoch_completed("s", "t0", telemetry, trainer_id="t", trial_number=0, max_epochs=3))
 
-        await wait_until(lambda: bool(assessed))
+        await eventually(lambda: bool(assessed), "a health assessment", timeout=30)
         handled = 'hpo_events_handled_total{queue="health",service="health",type="trial.epoch_completed"} 1.0'
-        await wait_until(lambda: handled in http_get(port, "/metrics")[1])
+        await eventually(
+            lambda: handled in http_get(port, "/metrics")[1], "the handled event in /metrics", timeout=30, interval=0.1
+        )
         assert (
             'hpo_events_published_total{service="health",type="trial.health_assessed"}' in http_get(port, "/metrics")[1]
         )

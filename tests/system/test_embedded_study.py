@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from services.cli.main import EXIT_OK, main
+from tests.support.ports import free_port
 
 pytestmark = pytest.mark.slow
 
@@ -81,14 +82,11 @@ def test_simple_mode_text_study_on_a_csv(tmp_path: Path) -> None:
 
 def test_an_embedded_run_serves_its_study_over_the_rest_api_while_it_runs(tmp_path: Path) -> None:
     import json
-    import socket
     import threading
     import time
     import urllib.request
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     seen: dict[str, object] = {}
 
     def watch() -> None:

@@ -50,8 +50,8 @@ def ask_options(ask: Callable[[str], str], say: Callable[[str], None]) -> list[s
 def _problem(field: FieldInfo, answer: str) -> str | None:
     """Why ``answer`` is not a valid value of ``field`` (its type and constraints), or None."""
     value: Any = None if answer in NONE_WORDS else answer
-    # A type built at run time from the field's own annotation and constraints: mypy cannot follow it.
-    constrained: Any = Annotated[(field.annotation, *field.metadata)] if field.metadata else field.annotation  # type: ignore[valid-type]
+    # A type built at run time from the field's own annotation and constraints.
+    constrained: Any = Annotated[(field.annotation, *field.metadata)] if field.metadata else field.annotation
     try:
         TypeAdapter[Any](constrained).validate_python(value, strict=False)
     except ValidationError as exc:

@@ -11,31 +11,20 @@ the exchange are deleted after the test, so the broker is left as it was found.
 from __future__ import annotations
 
 import asyncio
-import os
 import uuid
 from collections.abc import Coroutine, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, NoReturn, TypeVar
+from typing import Any, TypeVar
 
 import pytest
 
 from services.runtime.bus import Bus, Handler, Subscription
+from tests.support.services import AMQP_URL, require_service
 
-AMQP_URL = os.environ.get("HPO_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
 _PROBE_TIMEOUT_S = 5.0
 
 _T = TypeVar("_T")
-
-
-def _services_required() -> bool:
-    return os.environ.get("HPO_REQUIRE_SERVICES") == "1"
-
-
-def _unavailable(message: str) -> NoReturn:
-    if _services_required():
-        pytest.fail(f"RabbitMQ is required (HPO_REQUIRE_SERVICES=1): {message}", pytrace=False)
-    pytest.skip(message)
 
 
 def _run_aside(coro: Coroutine[Any, Any, _T]) -> _T:
@@ -73,11 +62,11 @@ def rabbitmq_url() -> str:
     try:
         import aio_pika  # noqa: F401
     except ImportError:
-        _unavailable("aio-pika is not installed: pip install 'hpo[amqp]'")
+        require_service("RabbitMQ", "aio-pika is not installed: pip install 'hpo[amqp]'")
     try:
         _run_aside(_probe(AMQP_URL))
     except Exception as exc:
-        _unavailable(f"RabbitMQ unreachable at {AMQP_URL}: {type(exc).__name__}: {exc}")
+        require_service("RabbitMQ", f"unreachable at {AMQP_URL}: {type(exc).__name__}: {exc}")
     return AMQP_URL
 
 
@@ -95,6 +84,7 @@ class AmqpSandbox:
         sandbox = self
 
         class TrackedAmqpBus(AmqpBus):
+            # AmqpBus.subscribe returns its private _Consumer; the suite only needs a Subscription.
             async def subscribe(  # type: ignore[override]
                 self, queue: str, bindings: Sequence[str], handler: Handler, **options: Any
             ) -> Subscription:

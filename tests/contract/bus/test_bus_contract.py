@@ -17,11 +17,10 @@ message routed to that queue before it has been handled too.
 from __future__ import annotations
 
 import asyncio
-import inspect
 import json
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,9 +46,9 @@ from contracts.events import (
 from services.runtime.bus import Bus, InMemoryBus
 from services.runtime.bus.port import DEFAULT_MAX_DELIVERIES
 from services.runtime.errors import FatalError, RetryableError, TrialFailure
+from tests.support.waiting import eventually
 
 WAIT_S = 5.0
-POLL_S = 0.002
 SETTLE_S = 0.05
 SENTINEL = "sentinel"
 
@@ -178,20 +177,6 @@ class Flaky:
         self.handled.append(event)
 
 
-async def eventually(predicate: Callable[[], bool | Awaitable[bool]], what: str, timeout_s: float = WAIT_S) -> None:
-    try:
-        async with asyncio.timeout(timeout_s):
-            while True:
-                result = predicate()
-                if inspect.isawaitable(result):
-                    result = await result
-                if result:
-                    return
-                await asyncio.sleep(POLL_S)
-    except TimeoutError:
-        raise AssertionError(f"timed out after {timeout_s}s waiting for {what}") from None
-
-
 async def drain(bus: Bus, unique: Unique, recorders: Sequence[Recorder | Flaky], timeout_s: float = WAIT_S) -> None:
     """Publish a sentinel (every queue of ``recorders`` binds ``unique.sentinel_key``) and wait for it."""
     sentinel = unique.sentinel()
@@ -202,14 +187,14 @@ async def drain(bus: Bus, unique: Unique, recorders: Sequence[Recorder | Flaky],
             any(e.id == sentinel.id for e in (r.all if isinstance(r, Recorder) else r.handled)) for r in recorders
         )
 
-    await eventually(arrived, "the sentinel published after everything else", timeout_s)
+    await eventually(arrived, "the sentinel published after everything else", timeout=timeout_s)
 
 
 async def dead_letter_count(bus: Bus, queue: str, n: int) -> None:
     async def reached() -> bool:
         return len(await bus.dead_letters(queue)) >= n
 
-    await eventually(reached, f"{n} dead letter(s) on {queue}")
+    await eventually(reached, f"{n} dead letter(s) on {queue}", timeout=WAIT_S)
 
 
 def _events(unique: Unique) -> dict[str, EventEnvelope]:
@@ -252,9 +237,9 @@ async def test_topic_routing_by_event_type(bus: Bus, unique: Unique, binding: st
         await bus.publish(event)
     await drain(bus, unique, [recorder])
 
-    assert [e.type for e in recorder.events] == expected  # type: ignore[union-attr]
+    assert [e.type for e in recorder.events] == expected
     for received in recorder.events:
-        assert received == published[received.type]  # type: ignore[union-attr]
+        assert received == published[received.type]
 
 
 @pytest.mark.parametrize(
@@ -325,7 +310,7 @@ async def test_subscribing_again_adds_bindings_to_the_same_queue(bus: Bus, uniqu
         await bus.publish(event)
     await drain(bus, unique, [recorder])
 
-    assert [e.type for e in recorder.events] == ["trial.started", "trial.control"]  # type: ignore[union-attr]
+    assert [e.type for e in recorder.events] == ["trial.started", "trial.control"]
 
 
 # ---- consumers ------------------------------------------------------------------------------
@@ -340,7 +325,9 @@ async def test_competing_consumers_share_the_work(bus: Bus, unique: Unique) -> N
 
     for event in published:
         await bus.publish(event)
-    await eventually(lambda: sum(len(c.all) for c in consumers) >= len(published), "30 handled messages")
+    await eventually(
+        lambda: sum(len(c.all) for c in consumers) >= len(published), "30 handled messages", timeout=WAIT_S
+    )
     await asyncio.sleep(SETTLE_S)
 
     handled = [e.id for c in consumers for e in c.all]
@@ -372,7 +359,7 @@ async def test_prefetch_one_serializes_a_consumer(bus: Bus, unique: Unique) -> N
 
     for event in published:
         await bus.publish(event)
-    await eventually(lambda: len(recorder.events) == len(published), "six handled messages")
+    await eventually(lambda: len(recorder.events) == len(published), "six handled messages", timeout=WAIT_S)
 
     assert recorder.max_active == 1
     assert recorder.events == published
@@ -384,7 +371,7 @@ async def test_prefetch_caps_concurrent_handlers(bus: Bus, unique: Unique) -> No
 
     for i in range(8):
         await bus.publish(unique.heartbeat(epoch=i))
-    await eventually(lambda: len(recorder.events) == 8, "eight handled messages")
+    await eventually(lambda: len(recorder.events) == 8, "eight handled messages", timeout=WAIT_S)
 
     assert 1 <= recorder.max_active <= 2
 
@@ -416,12 +403,14 @@ async def test_an_unacked_message_stays_with_its_consumer(bus: Bus, unique: Uniq
     await bus.subscribe(queue, ["trial.heartbeat"], blocking, prefetch=1)
     held, following = unique.heartbeat(epoch=1), unique.heartbeat(epoch=2)
     await bus.publish(held)
-    await eventually(lambda: first_seen == [held], "the first consumer to take the message")
+    await eventually(lambda: first_seen == [held], "the first consumer to take the message", timeout=WAIT_S)
     second = Recorder(unique)
     await bus.subscribe(queue, ["trial.heartbeat"], second, prefetch=1)
 
     await bus.publish(following)
-    await eventually(lambda: second.events == [following], "the second consumer to take the next message")
+    await eventually(
+        lambda: second.events == [following], "the second consumer to take the next message", timeout=WAIT_S
+    )
     gate.set()
     await asyncio.sleep(SETTLE_S)
 
@@ -445,7 +434,7 @@ async def test_a_failing_handler_is_retried_until_it_succeeds(
     event = unique.heartbeat()
 
     await bus.publish(event)
-    await eventually(lambda: event in handler.handled, "the third delivery to succeed")
+    await eventually(lambda: event in handler.handled, "the third delivery to succeed", timeout=WAIT_S)
     await drain(bus, unique, [handler])
 
     assert handler.attempts[event.id] == 3
@@ -529,7 +518,7 @@ async def test_a_trial_failure_is_acked_without_redelivery(bus: Bus, unique: Uni
     event = unique.heartbeat()
 
     await bus.publish(event)
-    await eventually(lambda: handler.attempts[event.id] == 1, "the first delivery")
+    await eventually(lambda: handler.attempts[event.id] == 1, "the first delivery", timeout=WAIT_S)
     await drain(bus, unique, [handler])
     await drain(bus, unique, [handler])
 
@@ -568,7 +557,7 @@ async def test_duplicates_arriving_while_the_original_is_in_flight_are_not_handl
 
     for _ in range(3):
         await bus.publish(event)
-    await eventually(lambda: calls[event.id] >= 1, "the first delivery")
+    await eventually(lambda: calls[event.id] >= 1, "the first delivery", timeout=WAIT_S)
     await asyncio.sleep(SETTLE_S)
     gate.set()
     await asyncio.sleep(SETTLE_S)
@@ -641,7 +630,7 @@ async def test_close_lets_in_flight_handlers_finish_then_stops_consuming(bus: Bu
     await bus.subscribe(unique.queue("close"), ["trial.heartbeat"], slow, prefetch=1)
     for i in range(3):
         await bus.publish(unique.heartbeat(epoch=i))
-    await eventually(lambda: len(started) == 1, "the first handler to start")
+    await eventually(lambda: len(started) == 1, "the first handler to start", timeout=WAIT_S)
 
     async with asyncio.timeout(WAIT_S):
         await bus.close()

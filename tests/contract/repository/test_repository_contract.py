@@ -271,7 +271,7 @@ def test_records_are_frozen_and_timezone_aware(repository: ReadModelRepository) 
     assert trial is not None
     assert trial.started_at is not None and trial.started_at.tzinfo is not None
     with pytest.raises(AttributeError):
-        trial.state = "running"  # type: ignore[misc]
+        trial.state = "running"  # type: ignore[misc]  # the frozen record refusing the write is the test
 
 
 def test_foreign_key_violation_is_a_retryable_repository_error(repository: ReadModelRepository) -> None:

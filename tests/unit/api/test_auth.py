@@ -3,6 +3,7 @@ and a service that refuses to start with no token or a well-known one outside de
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,9 @@ from services.api.settings import ApiSettings, load_settings
 from services.runtime.artifacts.local import LocalArtifactStore
 from services.runtime.bus.memory import InMemoryBus
 from services.runtime.errors import UserInputError
-from tests.unit.api.support import AUTH, TOKEN, Api, make_repository, open_api, seed_study
+from tests.support.http import AUTH, TOKEN
+from tests.support.read_models import seed_study, sqlite_repository
+from tests.unit.api.support import Api, open_api
 
 MUTATING = [
     ("POST", "/optimize", {"dataset": "digits"}),
@@ -31,13 +34,13 @@ READS = ["/jobs", "/jobs/run1", "/jobs/run1/trials", "/jobs/run1/best-trial", "/
         {"Authorization": "Bearer wrong-token-wrong-token"},
         {"Authorization": f"Basic {TOKEN}"},
         {"Authorization": "Bearer"},
-        {"Authorization": "Bearer \u00e9\u00e9\u00e9".encode("latin-1")},
+        {b"Authorization": "Bearer \u00e9\u00e9\u00e9".encode("latin-1")},
         {"Authorization": f"Bearer {TOKEN}x"},
     ],
     ids=["missing", "wrong", "basic", "empty", "non-ascii", "longer"],
 )
 async def test_mutating_endpoints_need_the_token(
-    api: Api, method: str, path: str, body: object, headers: dict[str, str | bytes]
+    api: Api, method: str, path: str, body: object, headers: Mapping[str, str] | Mapping[bytes, bytes]
 ) -> None:
     seed_study(api.repo, "run1")
     response = await api.client.request(method, path, json=body, headers=headers)
@@ -77,7 +80,7 @@ async def test_reads_can_be_protected(tmp_path: Path) -> None:
 @pytest.mark.parametrize("token", [None, "", "changeme", "secret", "CHANGETHIS", "short-token"])
 def test_settings_refuse_missing_default_or_short_tokens(token: str | None) -> None:
     with pytest.raises(ValidationError, match="HPO_API_TOKEN"):
-        ApiSettings(token=token)  # type: ignore[arg-type]
+        ApiSettings(token=token)
 
 
 def test_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -98,7 +101,7 @@ def test_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_create_app_refuses_a_default_secret_outside_development(tmp_path: Path) -> None:
-    repo = make_repository(tmp_path / "db.sqlite")
+    repo = sqlite_repository(tmp_path / "db.sqlite")
     unsafe = ApiSettings.model_construct(token=SecretStr("changeme"), development=False)
     with pytest.raises(UserInputError, match="refuses to start"):
         create_app(InMemoryBus(), repo, LocalArtifactStore(tmp_path / "a"), unsafe)

@@ -14,12 +14,15 @@ from services.cli.serve import SERVICES, starter_for
 from services.runtime.artifacts.local import LocalArtifactStore
 from services.runtime.bus.memory import InMemoryBus
 from services.runtime.errors import UserInputError
-from tests.unit.api.support import AUTH, STREAMED_KINDS, end_events, make_repository, seed_study, settings, trial_events
+from tests.support.events import STREAMED_KINDS, end_events, trial_events
+from tests.support.http import AUTH
+from tests.support.read_models import seed_study, sqlite_repository
+from tests.unit.api.support import settings
 
 
 async def test_served_over_http_with_a_live_stream(tmp_path: Path) -> None:
     bus = InMemoryBus()
-    repo = make_repository(tmp_path / "db.sqlite")
+    repo = sqlite_repository(tmp_path / "db.sqlite")
     seed_study(repo, "s1")
     running = await bootstrap.start(bus, repo, LocalArtifactStore(tmp_path / "a"), settings(port=0))
     try:
@@ -46,7 +49,7 @@ async def test_served_over_http_with_a_live_stream(tmp_path: Path) -> None:
 
 async def test_stop_ends_open_streams_and_frees_the_port(tmp_path: Path) -> None:
     bus = InMemoryBus()
-    repo = make_repository(tmp_path / "db.sqlite")
+    repo = sqlite_repository(tmp_path / "db.sqlite")
     seed_study(repo, "s1")
     running = await bootstrap.start(bus, repo, LocalArtifactStore(tmp_path / "a"), settings(port=0))
     async with (
@@ -66,7 +69,7 @@ async def test_stop_ends_open_streams_and_frees_the_port(tmp_path: Path) -> None
 
 async def test_a_busy_port_is_a_user_error(tmp_path: Path) -> None:
     bus = InMemoryBus()
-    repo = make_repository(tmp_path / "db.sqlite")
+    repo = sqlite_repository(tmp_path / "db.sqlite")
     first = await bootstrap.start(bus, repo, LocalArtifactStore(tmp_path / "a"), settings(port=0))
     try:
         with pytest.raises(UserInputError, match="cannot listen"):

@@ -19,7 +19,8 @@ from services.trainer.datasets import describe_datasets
 from services.trainer.datasets.catalog import SPECS
 from services.trainer.datasets.registry import find_source
 from tests.conftest import SHARED_DATASETS
-from tests.unit.api.support import Api, make_repository, settings
+from tests.support.read_models import sqlite_repository
+from tests.unit.api.support import Api, settings
 
 
 def trainer_catalog(data_dir: Path | None) -> FileCatalog:
@@ -29,7 +30,7 @@ def trainer_catalog(data_dir: Path | None) -> FileCatalog:
 @pytest.fixture
 async def client(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
     data_dir = SHARED_DATASETS if SHARED_DATASETS.is_dir() else None
-    repo = make_repository(tmp_path / "db.sqlite")
+    repo = sqlite_repository(tmp_path / "db.sqlite")
     app = create_app(
         InMemoryBus(), repo, LocalArtifactStore(tmp_path / "a"), settings(), datasets_catalog=trainer_catalog(data_dir)
     )
@@ -97,7 +98,7 @@ async def test_previews_that_cannot_be_given(client: httpx.AsyncClient) -> None:
 
 async def test_missing_files_give_a_404_naming_the_problem(tmp_path: Path) -> None:
     catalog = trainer_catalog(tmp_path / "empty")
-    repo = make_repository(tmp_path / "db.sqlite")
+    repo = sqlite_repository(tmp_path / "db.sqlite")
     app = create_app(InMemoryBus(), repo, LocalArtifactStore(tmp_path / "a"), settings(), datasets_catalog=catalog)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api") as c:
         response = await c.get("/datasets/mnist/preview")

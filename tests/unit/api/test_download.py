@@ -5,7 +5,9 @@ from __future__ import annotations
 import io
 import zipfile
 
-from tests.unit.api.support import AUTH, Api, seed_study, store_bundle
+from tests.support.http import AUTH
+from tests.support.read_models import seed_study
+from tests.unit.api.support import Api, store_bundle
 
 
 async def test_download_streams_the_stored_zip(api: Api) -> None:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 from contracts.events import StudyCreated, StudyStopRequested
-from tests.unit.api.support import AUTH, Api, seed_study
+from tests.support.http import AUTH
+from tests.support.read_models import seed_study
+from tests.unit.api.support import Api
 
 
 async def test_optimize_publishes_study_created_and_returns_the_job_id(api: Api) -> None:
@@ -39,7 +42,9 @@ async def test_optimize_generates_a_name_and_applies_defaults(api: Api) -> None:
     name = response.json()["study_name"]
     assert name.startswith("digits_health_")
     await api.bus.wait_idle()
-    assert api.published[0].data.config.trials == 10  # type: ignore[union-attr]
+    created = api.published[0]
+    assert isinstance(created, StudyCreated)
+    assert created.data.config.trials == 10
 
 
 async def test_two_studies_get_distinct_ids(api: Api) -> None:
@@ -105,7 +110,7 @@ async def test_oversized_bodies_get_413(api: Api) -> None:
     assert response.status_code == 413
     assert "larger than" in response.json()["detail"]
 
-    async def chunks():  # type: ignore[no-untyped-def]
+    async def chunks() -> AsyncIterator[bytes]:
         for _ in range(20):
             yield b"x" * 65536
 

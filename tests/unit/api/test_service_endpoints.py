@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from tests.unit.api.support import Api
 
 
@@ -17,7 +19,7 @@ async def test_health_reports_database_and_auth(api: Api) -> None:
     }
 
 
-async def test_health_is_503_when_the_database_is_gone(api: Api, tmp_path) -> None:  # type: ignore[no-untyped-def]
+async def test_health_is_503_when_the_database_is_gone(api: Api, tmp_path: Path) -> None:
     api.repo.engine.dispose()
     (tmp_path / "read_models.sqlite").unlink()
     (tmp_path / "read_models.sqlite").mkdir()  # a folder where the database file was: every query fails

@@ -4,31 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Sequence
 
 from contracts.events import EventEnvelope
 from services.api.stream import EventHub, Listener
-from tests.unit.api.support import (
-    AUTH,
-    STREAMED_KINDS,
-    Api,
-    end_events,
-    parse_sse,
-    seed_study,
-    store_bundle,
-    trial_events,
-)
+from tests.support.events import STREAMED_KINDS, end_events, trial_events
+from tests.support.http import AUTH
+from tests.support.read_models import seed_study
+from tests.support.waiting import eventually
+from tests.unit.api.support import Api, parse_sse, store_bundle
 
 
 async def _until_listening(api: Api, job_id: str, count: int = 1) -> None:
     hub: EventHub = api.app.state.hpo.hub
-    for _ in range(500):
-        if hub.listener_count(job_id) >= count:
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError("the stream never started listening")
+    await eventually(lambda: hub.listener_count(job_id) >= count, "the stream to start listening", timeout=5.0)
 
 
-async def _publish(api: Api, events: list[EventEnvelope]) -> None:
+async def _publish(api: Api, events: Sequence[EventEnvelope]) -> None:
     for event in events:
         await api.bus.publish(event)
     await api.bus.wait_idle()
@@ -106,7 +98,7 @@ async def test_a_slow_listener_keeps_only_the_newest_events() -> None:
     listener = Listener("s1", asyncio.Queue(maxsize=3))
     events = trial_events("s1") + trial_events("s1", 1)
     for event in events:
-        listener.offer(event)  # type: ignore[arg-type]
+        listener.offer(event)
     assert listener.queue.qsize() == 3
     assert listener.take_dropped() == len(events) - 3
     assert listener.take_dropped() == 0
@@ -123,7 +115,7 @@ async def test_a_slow_client_is_told_what_it_missed(api: Api) -> None:
     # The ASGI transport runs the app in this loop: publishing everything before the stream task
     # runs again fills the client's queue.
     for event in [*trial_events("s1"), *trial_events("s1", 1), *end_events("s1")]:
-        await hub.dispatch(event)  # type: ignore[arg-type]
+        await hub.dispatch(event)
     frames = parse_sse((await asyncio.wait_for(task, timeout=5)).text)
     kinds = [kind for kind, _ in frames]
     assert kinds[:2] == ["snapshot", "lagged"]

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from tests.unit.api.support import Api, seed_study
+from tests.support.read_models import seed_study
+from tests.unit.api.support import Api
 
 
 async def test_trials_page_and_total(api: Api) -> None:

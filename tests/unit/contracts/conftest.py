@@ -42,48 +42,41 @@ from contracts.events import (
     TrialStarted,
     TrialStartedData,
 )
-from contracts.health import HealthAlert, HealthAssessment, HealthComponents
+from contracts.health import HealthAlert, HealthAssessment
 from contracts.search_space import ParamSpec
 from contracts.study import StudyConfig
-from contracts.telemetry import EpochTelemetry, Histogram, LayerTelemetry, TrialMetrics
+from contracts.telemetry import EpochTelemetry, Histogram, TrialMetrics
+from tests.support.telemetry import epoch_telemetry, health_assessment, layer_telemetry, trial_metrics
 
 STUDY = "study-1"
 TRIAL = "trial-1"
 T0 = datetime(2025, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
 
 
+CONTRACT_METRICS: dict[str, Any] = {
+    "val_accuracy": 0.8,
+    "accuracy": 0.9,
+    "val_loss": 0.5,
+    "loss": 0.3,
+    "test_accuracy": 0.79,
+    "training_seconds": 60.0,
+    "parameter_count": 100_000,
+    "memory_mb": 10.0,
+    "epochs_trained": 5,
+}
+
+
 def make_metrics(**overrides: Any) -> TrialMetrics:
-    fields: dict[str, Any] = {
-        "val_accuracy": 0.8,
-        "accuracy": 0.9,
-        "val_loss": 0.5,
-        "loss": 0.3,
-        "test_accuracy": 0.79,
-        "training_seconds": 60.0,
-        "parameter_count": 100_000,
-        "memory_mb": 10.0,
-        "epochs_trained": 5,
-    }
-    fields.update(overrides)
-    return TrialMetrics(**fields)
+    return trial_metrics(**(CONTRACT_METRICS | overrides))
 
 
 def make_health(overall: float = 0.6, **components: float) -> HealthAssessment:
-    values = dict.fromkeys(
-        ("neuron_utilization", "gradient_health", "training_stability", "convergence", "parameter_efficiency"), 0.5
-    )
-    values.update(components)
-    return HealthAssessment(
-        components=HealthComponents(**values),
-        weights=dict.fromkeys(values, 0.2),
-        overall_health=overall,
-        explanations={"neuron_utilization": "half the units fire"},
-    )
+    return health_assessment(overall, components=components, explanations={"neuron_utilization": "half the units fire"})
 
 
 def _telemetry() -> EpochTelemetry:
-    layer = LayerTelemetry(
-        name="conv2d",
+    layer = layer_telemetry(
+        "conv2d",
         kind="Conv2D",
         parameter_count=320,
         gradient_norm=0.12,
@@ -98,8 +91,8 @@ def _telemetry() -> EpochTelemetry:
         dead_fraction=0.1,
         saturated_fraction=None,
     )
-    return EpochTelemetry(
-        epoch=2,
+    return epoch_telemetry(
+        2,
         loss=0.41,
         accuracy=0.88,
         val_loss=None,
@@ -180,7 +173,7 @@ def _samples() -> dict[str, EventEnvelope]:
         ArtifactStored(**trial, data=ArtifactStoredData(key="studies/s/model.keras", kind="model", size_bytes=10)),
         ReportReady(**study, data=ReportReadyData(results_dir="/r", bundle_key="b.zip", best_trial_number=0)),
     ]
-    return {event.type: event for event in events}  # type: ignore[attr-defined]
+    return {event.type: event for event in events}
 
 
 @pytest.fixture

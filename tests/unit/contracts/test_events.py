@@ -81,7 +81,7 @@ def test_envelope_defaults() -> None:
 def test_events_are_immutable() -> None:
     event = _heartbeat()
     with pytest.raises(ValidationError):
-        event.study_id = "other"  # type: ignore[misc]
+        event.study_id = "other"  # type: ignore[misc]  # the frozen event refusing the write is the test
 
 
 @pytest.mark.parametrize(

@@ -1,86 +1,34 @@
-"""Builders of telemetry for the health tests."""
+"""Telemetry builders for the health tests (thin fixtures over ``tests.support.telemetry``)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable
 
 import pytest
 
 from contracts.telemetry import EpochTelemetry, LayerTelemetry, TrialMetrics
-
-LayerFactory = Callable[..., LayerTelemetry]
-EpochFactory = Callable[..., EpochTelemetry]
-
-
-def _layer(name: str = "dense", **fields: Any) -> LayerTelemetry:
-    fields.setdefault("kind", "Dense")
-    fields.setdefault("parameter_count", 1000)
-    return LayerTelemetry(name=name, **fields)
-
-
-def _epoch(
-    epoch: int = 1,
-    loss: float | None = 1.0,
-    accuracy: float | None = 0.8,
-    val_loss: float | None = 1.0,
-    val_accuracy: float | None = 0.8,
-    layers: Sequence[LayerTelemetry] = (),
-) -> EpochTelemetry:
-    return EpochTelemetry(
-        epoch=epoch, loss=loss, accuracy=accuracy, val_loss=val_loss, val_accuracy=val_accuracy, layers=list(layers)
-    )
+from tests.support.telemetry import epoch_curve, epoch_telemetry, layer_telemetry, trial_metrics
 
 
 @pytest.fixture
-def layer() -> LayerFactory:
+def layer() -> Callable[..., LayerTelemetry]:
     """``layer(name, **LayerTelemetry fields)``: a Dense layer with 1000 parameters unless told."""
-    return _layer
+    return layer_telemetry
 
 
 @pytest.fixture
-def epoch() -> EpochFactory:
+def epoch() -> Callable[..., EpochTelemetry]:
     """``epoch(n, loss=, accuracy=, val_loss=, val_accuracy=, layers=)``."""
-    return _epoch
+    return epoch_telemetry
 
 
 @pytest.fixture
 def curve() -> Callable[..., list[EpochTelemetry]]:
     """``curve(losses, val_losses=None, accuracies=None, val_accuracies=None, layers=())``: one epoch per loss."""
-
-    def build(
-        losses: Sequence[float | None],
-        val_losses: Sequence[float | None] | None = None,
-        accuracies: Sequence[float | None] | None = None,
-        val_accuracies: Sequence[float | None] | None = None,
-        layers: Sequence[LayerTelemetry] = (),
-    ) -> list[EpochTelemetry]:
-        n = len(losses)
-        return [
-            _epoch(
-                i + 1,
-                loss=losses[i],
-                val_loss=(val_losses or losses)[i],
-                accuracy=(accuracies or [0.8] * n)[i],
-                val_accuracy=(val_accuracies or [0.8] * n)[i],
-                layers=layers,
-            )
-            for i in range(n)
-        ]
-
-    return build
+    return epoch_curve
 
 
 @pytest.fixture
 def metrics() -> Callable[..., TrialMetrics]:
-    def build(val_accuracy: float = 0.9, parameter_count: int = 5_000, epochs_trained: int = 3) -> TrialMetrics:
-        return TrialMetrics(
-            val_accuracy=val_accuracy,
-            accuracy=val_accuracy,
-            training_seconds=1.0,
-            parameter_count=parameter_count,
-            memory_mb=10.0,
-            epochs_trained=epochs_trained,
-        )
-
-    return build
+    """``metrics(val_accuracy=0.9, parameter_count=5_000, epochs_trained=3)``."""
+    return trial_metrics

@@ -6,11 +6,7 @@ import pytest
 
 from contracts.enums import AlertKind
 from contracts.events import (
-    Event,
-    TrialCompleted,
-    TrialCompletedData,
     TrialEpochCompleted,
-    TrialEpochCompletedData,
     TrialFailed,
     TrialFailedData,
     TrialHealthAlert,
@@ -18,10 +14,13 @@ from contracts.events import (
     TrialPruned,
     TrialPrunedData,
 )
+from contracts.telemetry import EpochTelemetry
 from services.health.bootstrap import start
 from services.health.overall import HealthWeights
 from services.health.settings import HealthSettings
 from services.runtime.bus.memory import InMemoryBus
+from tests.support.bus import collect_events
+from tests.support.events import epoch_completed, trial_completed
 
 STUDY = "study-1"
 CORRELATION = "corr-42"
@@ -38,24 +37,22 @@ async def bus():
 @pytest.fixture
 async def published(bus):
     """Everything the health service publishes, in order, collected on a test queue."""
-    seen: list[Event] = []
-
-    async def collect(event: Event) -> None:
-        seen.append(event)
-
-    await bus.subscribe("test-observer", ["trial.health_assessed", "trial.health_alert"], collect)
+    seen = await collect_events(bus, "test-observer", ["trial.health_assessed", "trial.health_alert"])
     service = await start(bus, HealthSettings(weights=HealthWeights(), max_tracked_trials=10))
     yield seen
     await service.stop()
 
 
-def _epoch_event(trial_id, telemetry, number=3):
-    return TrialEpochCompleted(
+def _epoch_event(trial_id: str | None, telemetry: EpochTelemetry, number: int = 3) -> TrialEpochCompleted:
+    return epoch_completed(
+        STUDY,
+        trial_id,
+        telemetry,
+        trial_number=number,
+        max_epochs=5,
+        trainer_id="tr-1",
         source="trainer",
-        study_id=STUDY,
-        trial_id=trial_id,
         correlation_id=CORRELATION,
-        data=TrialEpochCompletedData(trainer_id="tr-1", trial_number=number, max_epochs=5, telemetry=telemetry),
     )
 
 
@@ -79,15 +76,10 @@ def _sick_epochs(epoch, layer):
 async def test_epochs_then_completion_publish_assessments_and_deduped_alerts(bus, published, epoch, layer, metrics):
     for telemetry in _sick_epochs(epoch, layer):
         await bus.publish(_epoch_event("trial-a", telemetry))
+    figures = metrics(val_accuracy=0.9, parameter_count=1_000_000)
     await bus.publish(
-        TrialCompleted(
-            source="trainer",
-            study_id=STUDY,
-            trial_id="trial-a",
-            correlation_id=CORRELATION,
-            data=TrialCompletedData(
-                trainer_id="tr-1", trial_number=3, metrics=metrics(val_accuracy=0.9, parameter_count=1_000_000)
-            ),
+        trial_completed(
+            STUDY, "trial-a", figures, trial_number=3, trainer_id="tr-1", source="trainer", correlation_id=CORRELATION
         )
     )
     await bus.wait_idle()
@@ -118,11 +110,8 @@ async def test_epochs_then_completion_publish_assessments_and_deduped_alerts(bus
 
 
 async def test_completion_without_epochs_still_gets_a_final_assessment(bus, published, metrics):
-    event = TrialCompleted(
-        source="trainer",
-        study_id=STUDY,
-        trial_id="trial-b",
-        data=TrialCompletedData(trainer_id="tr-1", trial_number=7, metrics=metrics(epochs_trained=4)),
+    event = trial_completed(
+        STUDY, "trial-b", metrics(epochs_trained=4), trial_number=7, trainer_id="tr-1", source="trainer"
     )
     await bus.publish(event)
     await bus.wait_idle()

@@ -18,63 +18,53 @@ from contracts.events import (
     EventEnvelope,
     StudyCompleted,
     StudyCompletedData,
-    StudyCreated,
-    StudyCreatedData,
-    TrialCompleted,
-    TrialCompletedData,
-    TrialEpochCompleted,
-    TrialEpochCompletedData,
     TrialFailed,
     TrialFailedData,
     TrialHealthAlert,
     TrialHealthAlertData,
-    TrialHealthAssessed,
-    TrialHealthAssessedData,
     TrialPruned,
     TrialPrunedData,
     TrialRequested,
     TrialRequestedData,
-    TrialStarted,
-    TrialStartedData,
 )
-from contracts.health import HEALTH_COMPONENTS, HealthAlert, HealthAssessment, HealthComponents
+from contracts.health import HealthAlert, HealthAssessment
 from contracts.study import StudyConfig
-from contracts.telemetry import EpochTelemetry, Histogram, LayerTelemetry, TrialMetrics
+from contracts.telemetry import EpochTelemetry, Histogram
 from services.reporter.bootstrap import start
 from services.reporter.settings import ReporterSettings
 from services.runtime.artifacts.local import LocalArtifactStore
 from services.runtime.bus.memory import InMemoryBus
-from services.runtime.db.engine import create_engine_for, sqlite_url
-from services.runtime.db.migrate import upgrade
 from services.runtime.db.repository import ReadModelRepository
 from services.runtime.service import RunningService
+from tests.support.bus import collect_events
+from tests.support.events import epoch_completed, health_assessed, study_created, trial_completed, trial_started
+from tests.support.read_models import sqlite_repository
+from tests.support.telemetry import epoch_telemetry, health_assessment, layer_telemetry, trial_metrics
 
 SRC = "test"
 MODEL_BYTES = b"PK\x03\x04 a tiny placeholder for a .keras file"
 
 
 def assessment(overall: float = 0.75, **components: float) -> HealthAssessment:
-    values = dict.fromkeys(HEALTH_COMPONENTS, overall) | components
-    return HealthAssessment(
-        components=HealthComponents(**values),
-        weights=dict.fromkeys(HEALTH_COMPONENTS, 0.2),
-        overall_health=overall,
-        explanations={name: f"{name.replace('_', ' ')} explained in one line" for name in HEALTH_COMPONENTS},
-    )
+    """Every component ``overall`` unless told, one explanation line each."""
+    return health_assessment(overall, components=components, default_component=overall)
+
+
+_HISTOGRAM = Histogram(edges=[-0.2, -0.1, 0.0, 0.1, 0.2], counts=[2, 10, 12, 3])
 
 
 def telemetry(epoch: int, *, loss: float, acc: float, val_loss: float, val_acc: float) -> EpochTelemetry:
-    hist = Histogram(edges=[-0.2, -0.1, 0.0, 0.1, 0.2], counts=[2, 10, 12, 3])
+    """A small CNN's epoch: a Conv2D and two Dense layers with histograms and gradients shrinking per epoch."""
     layers = [
-        LayerTelemetry(
-            name=name,
+        layer_telemetry(
+            name,
             kind=kind,
             parameter_count=params,
             gradient_norm=grad / epoch,
             weight_mean=0.0,
             weight_std=0.05,
-            weight_histogram=hist,
-            bias_histogram=hist if kind != "Flatten" else None,
+            weight_histogram=_HISTOGRAM,
+            bias_histogram=_HISTOGRAM if kind != "Flatten" else None,
             dead_fraction=dead,
             saturated_fraction=0.01,
         )
@@ -84,8 +74,8 @@ def telemetry(epoch: int, *, loss: float, acc: float, val_loss: float, val_acc: 
             ("dense_1", "Dense", 330, 0.1, None),
         )
     ]
-    return EpochTelemetry(
-        epoch=epoch,
+    return epoch_telemetry(
+        epoch,
         loss=loss,
         accuracy=acc,
         val_loss=val_loss,
@@ -119,11 +109,7 @@ class StudyScript:
         return event
 
     def created(self) -> EventEnvelope:
-        return self.add(
-            StudyCreated(
-                source=SRC, study_id=self.study_id, data=StudyCreatedData(study_name=self.name, config=self.config)
-            )
-        )
+        return self.add(study_created(self.study_id, self.config, name=self.name, source=SRC))
 
     def _trial(self, cls: type[Any], trial_id: str, data: Any) -> EventEnvelope:
         return self.add(cls(source=SRC, study_id=self.study_id, trial_id=trial_id, data=data))
@@ -141,25 +127,30 @@ class StudyScript:
         return self._trial(TrialRequested, trial_id, data)
 
     def started(self, trial_id: str, number: int) -> EventEnvelope:
-        data = TrialStartedData(
-            trainer_id="w1",
-            trial_number=number,
-            architecture="Conv2D(32) -> Dense(64) -> Dense(10)",
-            parameter_count=2730,
+        architecture = "Conv2D(32) -> Dense(64) -> Dense(10)"
+        return self.add(
+            trial_started(
+                self.study_id,
+                trial_id,
+                trial_number=number,
+                trainer_id="w1",
+                architecture=architecture,
+                parameter_count=2730,
+                source=SRC,
+            )
         )
-        return self._trial(TrialStarted, trial_id, data)
 
     def epoch(self, trial_id: str, number: int, epoch: int, **values: float) -> EventEnvelope:
-        data = TrialEpochCompletedData(
-            trainer_id="w1", trial_number=number, max_epochs=3, telemetry=telemetry(epoch, **values)
+        tele = telemetry(epoch, **values)
+        return self.add(
+            epoch_completed(self.study_id, trial_id, tele, trial_number=number, trainer_id="w1", source=SRC)
         )
-        return self._trial(TrialEpochCompleted, trial_id, data)
 
     def health(self, trial_id: str, number: int, epoch: int, *, final: bool, overall: float) -> EventEnvelope:
-        data = TrialHealthAssessedData(
-            trial_number=number, epoch=epoch, final=final, assessment=assessment(overall, convergence=0.5)
+        health = assessment(overall, convergence=0.5)
+        return self.add(
+            health_assessed(self.study_id, trial_id, health, trial_number=number, epoch=epoch, final=final, source=SRC)
         )
-        return self._trial(TrialHealthAssessed, trial_id, data)
 
     def alert(self, trial_id: str, number: int, epoch: int) -> EventEnvelope:
         alert = HealthAlert(
@@ -168,16 +159,19 @@ class StudyScript:
         return self._trial(TrialHealthAlert, trial_id, TrialHealthAlertData(trial_number=number, alert=alert))
 
     def completed(self, trial_id: str, number: int, *, val_acc: float, model_key: str | None) -> EventEnvelope:
-        metrics = TrialMetrics(
-            val_accuracy=val_acc,
+        metrics = trial_metrics(
+            val_acc,
             accuracy=val_acc + 0.05,
             training_seconds=4.5,
             parameter_count=2730,
             memory_mb=12.0,
             epochs_trained=3,
         )
-        data = TrialCompletedData(trainer_id="w1", trial_number=number, metrics=metrics, model_key=model_key)
-        return self._trial(TrialCompleted, trial_id, data)
+        return self.add(
+            trial_completed(
+                self.study_id, trial_id, metrics, trial_number=number, trainer_id="w1", model_key=model_key, source=SRC
+            )
+        )
 
     def pruned(self, trial_id: str, number: int, epoch: int) -> EventEnvelope:
         data = TrialPrunedData(
@@ -254,26 +248,19 @@ class Reporter:
 async def reporter(tmp_path: Path) -> AsyncIterator[Reporter]:
     bus = InMemoryBus()
     await bus.start()
-    url = sqlite_url(tmp_path / "read_models.sqlite")
-    upgrade(url)
-    engine = create_engine_for(url)
+    repository = sqlite_repository(tmp_path / "read_models.sqlite")
     artifacts = LocalArtifactStore(tmp_path / "artifacts")
     artifacts.put_bytes(model_key("study-1", "t0"), MODEL_BYTES)
     settings = ReporterSettings(results_root=tmp_path / "results", plot_workers=1)
-    repository = ReadModelRepository(engine)
     service = await start(bus, repository, artifacts, settings)
-    running = Reporter(bus, repository, artifacts, settings, service)
-
-    async def observe(event: Event) -> None:
-        running.published.append(event)
-
-    await bus.subscribe("observer", ["report.ready", "artifact.stored"], observe)
+    published = await collect_events(bus, "observer", ["report.ready", "artifact.stored"])
+    running = Reporter(bus, repository, artifacts, settings, service, published)
     try:
         yield running
     finally:
         await service.stop()
         await bus.close()
-        engine.dispose()
+        repository.engine.dispose()
 
 
 @pytest.fixture

@@ -5,35 +5,43 @@ from __future__ import annotations
 import optuna
 import pytest
 
-from contracts.enums import Mode, PrunerName, StudyState
+from contracts.enums import DatasetName, Mode, PrunerName, StudyState
 from contracts.events import (
+    Event,
     StudyCompleted,
-    StudyCreated,
-    StudyCreatedData,
     StudyStopRequested,
     StudyStopRequestedData,
-    TrialHealthAssessed,
-    TrialHealthAssessedData,
+    TrialCompleted,
+    TrialFailed,
 )
-from contracts.health import HealthAssessment, HealthComponents
 from contracts.study import StudyConfig
+from services.scheduler.settings import SchedulerSettings
+from tests.support.events import health_assessed, study_created
+from tests.support.telemetry import health_assessment
+from tests.support.waiting import eventually
+from tests.unit.scheduler.scripted import Harness
+
+DIGITS = DatasetName.DIGITS
+WAIT_S = 20.0
 
 
-def _created(study_id: str, **config: object) -> StudyCreated:
-    cfg = StudyConfig(dataset="digits", seed=1, **config)  # type: ignore[arg-type]
-    return StudyCreated(source="test", study_id=study_id, data=StudyCreatedData(study_name=study_id, config=cfg))
-
-
-def _optuna_states(settings, study_id: str) -> list[str]:  # type: ignore[no-untyped-def]
+def _optuna_states(settings: SchedulerSettings, study_id: str) -> list[str]:
     study = optuna.load_study(study_name=study_id, storage=settings.storage_url)
     return [t.state.name for t in study.get_trials()]
 
 
-async def test_simple_study_runs_exactly_the_requested_trials(harness) -> None:  # type: ignore[no-untyped-def]
+def _first_completed(seen: list[Event]) -> StudyCompleted:
+    done = seen[0]
+    assert isinstance(done, StudyCompleted)
+    return done
+
+
+async def test_simple_study_runs_exactly_the_requested_trials(harness: Harness) -> None:
     trainer = await harness.trainer(lambda req: ("complete", 0.5 + 0.01 * req.data.trial_number))
     seen = await harness.collect(["study.completed"])
-    await harness.bus.publish(_created("s-simple", mode=Mode.SIMPLE, trials=5, max_epochs=2, pruner=PrunerName.NONE))
-    await harness.wait_for(lambda: bool(seen))
+    config = StudyConfig(dataset=DIGITS, seed=1, mode=Mode.SIMPLE, trials=5, max_epochs=2, pruner=PrunerName.NONE)
+    await harness.bus.publish(study_created("s-simple", config))
+    await eventually(lambda: bool(seen), "study.completed", timeout=WAIT_S)
     done = seen[0]
     assert isinstance(done, StudyCompleted)
     assert done.data.state is StudyState.COMPLETED
@@ -43,79 +51,84 @@ async def test_simple_study_runs_exactly_the_requested_trials(harness) -> None: 
     assert _optuna_states(harness.settings, "s-simple") == ["COMPLETE"] * 5
 
 
-async def test_health_mode_waits_for_final_health_and_blends(harness) -> None:  # type: ignore[no-untyped-def]
-    async def assess_on_complete(event) -> None:  # type: ignore[no-untyped-def]
-        assessment = HealthAssessment(
-            components=HealthComponents(
-                neuron_utilization=1, gradient_health=1, training_stability=1, convergence=1, parameter_efficiency=1
-            ),
-            weights={"neuron_utilization": 1.0},
-            overall_health=0.2,
-        )
+async def test_health_mode_waits_for_final_health_and_blends(harness: Harness) -> None:
+    async def assess_on_complete(event: Event) -> None:
+        assert isinstance(event, TrialCompleted) and event.trial_id is not None
+        assessment = health_assessment(0.2, default_component=1.0, weights={"neuron_utilization": 1.0})
         await harness.bus.publish(
-            TrialHealthAssessed(
+            health_assessed(
+                event.study_id,
+                event.trial_id,
+                assessment,
+                trial_number=event.data.trial_number,
+                epoch=1,
+                final=True,
                 source="health",
-                study_id=event.study_id,
-                trial_id=event.trial_id,
-                data=TrialHealthAssessedData(
-                    trial_number=event.data.trial_number, epoch=1, final=True, assessment=assessment
-                ),
             )
         )
 
     await harness.bus.subscribe("fake.health", ["trial.completed"], assess_on_complete)
     await harness.trainer(lambda req: ("complete", 0.8))
     seen = await harness.collect(["study.completed"])
-    await harness.bus.publish(
-        _created("s-health", mode=Mode.HEALTH, trials=2, max_epochs=1, health_weight=0.5, pruner=PrunerName.NONE)
+    config = StudyConfig(
+        dataset=DIGITS, seed=1, mode=Mode.HEALTH, trials=2, max_epochs=1, health_weight=0.5, pruner=PrunerName.NONE
     )
-    await harness.wait_for(lambda: bool(seen))
-    assert seen[0].data.state is StudyState.COMPLETED
-    assert seen[0].data.best_score == pytest.approx(0.5 * 0.8 + 0.5 * 0.2)
+    await harness.bus.publish(study_created("s-health", config))
+    await eventually(lambda: bool(seen), "study.completed", timeout=WAIT_S)
+    done = _first_completed(seen)
+    assert done.data.state is StudyState.COMPLETED
+    assert done.data.best_score == pytest.approx(0.5 * 0.8 + 0.5 * 0.2)
 
 
-async def test_pruner_sends_prune_control_and_pruned_trials_count(harness) -> None:  # type: ignore[no-untyped-def]
+async def test_pruner_sends_prune_control_and_pruned_trials_count(harness: Harness) -> None:
     trainer = await harness.trainer(lambda req: ("complete", 0.9 if req.data.trial_number < 3 else 0.1))
     seen = await harness.collect(["study.completed"])
-    await harness.bus.publish(_created("s-prune", mode=Mode.SIMPLE, trials=6, max_epochs=4, pruner=PrunerName.MEDIAN))
-    await harness.wait_for(lambda: bool(seen))
+    config = StudyConfig(dataset=DIGITS, seed=1, mode=Mode.SIMPLE, trials=6, max_epochs=4, pruner=PrunerName.MEDIAN)
+    await harness.bus.publish(study_created("s-prune", config))
+    await eventually(lambda: bool(seen), "study.completed", timeout=WAIT_S)
     prunes = [c for c in trainer.controls if c.data.action == "prune"]
     assert prunes, "the median pruner should stop the poor late trials"
-    assert seen[0].data.pruned_trials >= 1
-    assert seen[0].data.completed_trials + seen[0].data.pruned_trials == 6
+    done = _first_completed(seen)
+    assert done.data.pruned_trials >= 1
+    assert done.data.completed_trials + done.data.pruned_trials == 6
     assert "RUNNING" not in _optuna_states(harness.settings, "s-prune")
 
 
-async def test_failed_trials_do_not_count_and_the_study_goes_on(harness) -> None:  # type: ignore[no-untyped-def]
+async def test_failed_trials_do_not_count_and_the_study_goes_on(harness: Harness) -> None:
     await harness.trainer(
         lambda req: ("fail", "out of memory") if req.data.trial_number % 2 == 0 else ("complete", 0.7)
     )
     seen = await harness.collect(["study.completed"])
-    await harness.bus.publish(_created("s-fail", mode=Mode.SIMPLE, trials=3, max_epochs=1, pruner=PrunerName.NONE))
-    await harness.wait_for(lambda: bool(seen))
-    assert seen[0].data.completed_trials == 3
-    assert seen[0].data.failed_trials == 3
+    config = StudyConfig(dataset=DIGITS, seed=1, mode=Mode.SIMPLE, trials=3, max_epochs=1, pruner=PrunerName.NONE)
+    await harness.bus.publish(study_created("s-fail", config))
+    await eventually(lambda: bool(seen), "study.completed", timeout=WAIT_S)
+    done = _first_completed(seen)
+    assert done.data.completed_trials == 3
+    assert done.data.failed_trials == 3
     states = _optuna_states(harness.settings, "s-fail")
     assert states.count("FAIL") == 3 and states.count("COMPLETE") == 3
 
 
-async def test_study_gives_up_when_every_trial_fails(harness) -> None:  # type: ignore[no-untyped-def]
+async def test_study_gives_up_when_every_trial_fails(harness: Harness) -> None:
     await harness.trainer(lambda req: ("fail", "bad params"))
     seen = await harness.collect(["study.completed"])
-    await harness.bus.publish(_created("s-allfail", mode=Mode.SIMPLE, trials=2, max_epochs=1))
-    await harness.wait_for(lambda: bool(seen))
-    assert seen[0].data.state is StudyState.FAILED
-    assert seen[0].data.failed_trials == 2 * harness.settings.max_trial_factor
+    config = StudyConfig(dataset=DIGITS, seed=1, mode=Mode.SIMPLE, trials=2, max_epochs=1)
+    await harness.bus.publish(study_created("s-allfail", config))
+    await eventually(lambda: bool(seen), "study.completed", timeout=WAIT_S)
+    done = _first_completed(seen)
+    assert done.data.state is StudyState.FAILED
+    assert done.data.failed_trials == 2 * harness.settings.max_trial_factor
 
 
-async def test_silent_trainer_trial_is_failed_and_retried_with_same_params(harness) -> None:  # type: ignore[no-untyped-def]
+async def test_silent_trainer_trial_is_failed_and_retried_with_same_params(harness: Harness) -> None:
     trainer = await harness.trainer(
         lambda req: ("silent", None) if req.data.attempt == 1 and req.data.trial_number == 0 else ("complete", 0.6)
     )
     seen = await harness.collect(["study.completed", "trial.failed"])
-    await harness.bus.publish(_created("s-lease", mode=Mode.SIMPLE, trials=2, max_epochs=1, pruner=PrunerName.NONE))
-    await harness.wait_for(lambda: any(isinstance(e, StudyCompleted) for e in seen))
-    failed = [e for e in seen if e.type == "trial.failed"]
+    config = StudyConfig(dataset=DIGITS, seed=1, mode=Mode.SIMPLE, trials=2, max_epochs=1, pruner=PrunerName.NONE)
+    await harness.bus.publish(study_created("s-lease", config))
+    await eventually(lambda: any(isinstance(e, StudyCompleted) for e in seen), "study.completed", timeout=WAIT_S)
+    failed = [e for e in seen if isinstance(e, TrialFailed)]
     assert len(failed) == 1 and "silent" in failed[0].data.reason
     retry = [r for r in trainer.requests if r.data.attempt == 2]
     assert len(retry) == 1
@@ -126,42 +139,48 @@ async def test_silent_trainer_trial_is_failed_and_retried_with_same_params(harne
     assert "RUNNING" not in _optuna_states(harness.settings, "s-lease")
 
 
-async def test_stop_request_stops_running_trials_and_ends_the_study(harness) -> None:  # type: ignore[no-untyped-def]
+async def test_stop_request_stops_running_trials_and_ends_the_study(harness: Harness) -> None:
     trainer = await harness.trainer(lambda req: ("silent", None))
     seen = await harness.collect(["study.completed"])
-    await harness.bus.publish(_created("s-stop", mode=Mode.SIMPLE, trials=10, max_epochs=1, parallelism=2))
-    await harness.wait_for(lambda: len(trainer.requests) == 2)
+    config = StudyConfig(dataset=DIGITS, seed=1, mode=Mode.SIMPLE, trials=10, max_epochs=1, parallelism=2)
+    await harness.bus.publish(study_created("s-stop", config))
+    await eventually(lambda: len(trainer.requests) == 2, "two trial requests", timeout=WAIT_S)
     await harness.bus.publish(
         StudyStopRequested(source="test", study_id="s-stop", data=StudyStopRequestedData(reason="user"))
     )
-    await harness.wait_for(lambda: len([c for c in trainer.controls if c.data.action == "stop"]) == 2)
-    await harness.wait_for(lambda: bool(seen), timeout=10)
-    assert seen[0].data.state is StudyState.STOPPED
+    await eventually(
+        lambda: len([c for c in trainer.controls if c.data.action == "stop"]) == 2, "two stop controls", timeout=WAIT_S
+    )
+    await eventually(lambda: bool(seen), "study.completed", timeout=10)
+    assert _first_completed(seen).data.state is StudyState.STOPPED
 
 
-async def test_parallel_study_keeps_parallelism_trials_in_flight(harness) -> None:  # type: ignore[no-untyped-def]
+async def test_parallel_study_keeps_parallelism_trials_in_flight(harness: Harness) -> None:
     trainer = await harness.trainer(lambda req: ("silent", None))
-    await harness.bus.publish(_created("s-par", mode=Mode.SIMPLE, trials=10, max_epochs=1, parallelism=3))
-    await harness.wait_for(lambda: len(trainer.requests) >= 3)
+    config = StudyConfig(dataset=DIGITS, seed=1, mode=Mode.SIMPLE, trials=10, max_epochs=1, parallelism=3)
+    await harness.bus.publish(study_created("s-par", config))
+    await eventually(lambda: len(trainer.requests) >= 3, "three trial requests", timeout=WAIT_S)
     await harness.bus.wait_idle()
     assert len(trainer.requests) == 3
     assert len({tuple(sorted(r.data.params.items())) for r in trainer.requests}) == 3
 
 
-async def test_trials_are_requested_ahead_of_free_slots_by_the_queue_ahead_share(harness) -> None:  # type: ignore[no-untyped-def]
+async def test_trials_are_requested_ahead_of_free_slots_by_the_queue_ahead_share(harness: Harness) -> None:
     harness.settings.queue_ahead = 0.5
     trainer = await harness.trainer(lambda req: ("silent", None))
-    await harness.bus.publish(_created("s-ahead", mode=Mode.SIMPLE, trials=10, max_epochs=1, parallelism=4))
-    await harness.wait_for(lambda: len(trainer.requests) >= 6)
+    config = StudyConfig(dataset=DIGITS, seed=1, mode=Mode.SIMPLE, trials=10, max_epochs=1, parallelism=4)
+    await harness.bus.publish(study_created("s-ahead", config))
+    await eventually(lambda: len(trainer.requests) >= 6, "six trial requests", timeout=WAIT_S)
     await harness.bus.wait_idle()
     assert len(trainer.requests) == 4 + 2, "parallelism 4 plus half of it waiting in the work queue"
 
 
-async def test_queue_ahead_never_requests_more_than_the_study_needs(harness) -> None:  # type: ignore[no-untyped-def]
+async def test_queue_ahead_never_requests_more_than_the_study_needs(harness: Harness) -> None:
     harness.settings.queue_ahead = 1.0
     trainer = await harness.trainer(lambda req: ("complete", 0.5))
     seen = await harness.collect(["study.completed"])
-    await harness.bus.publish(_created("s-few", mode=Mode.SIMPLE, trials=3, max_epochs=1, parallelism=2))
-    await harness.wait_for(lambda: bool(seen))
-    assert seen[0].data.completed_trials == 3 and len(trainer.requests) == 3
+    config = StudyConfig(dataset=DIGITS, seed=1, mode=Mode.SIMPLE, trials=3, max_epochs=1, parallelism=2)
+    await harness.bus.publish(study_created("s-few", config))
+    await eventually(lambda: bool(seen), "study.completed", timeout=WAIT_S)
+    assert _first_completed(seen).data.completed_trials == 3 and len(trainer.requests) == 3
     assert _optuna_states(harness.settings, "s-few") == ["COMPLETE"] * 3

@@ -7,28 +7,19 @@ from pathlib import Path
 
 import pytest
 
-from contracts.enums import Mode, PrunerName
-from contracts.events import (
-    Event,
-    StudyCompleted,
-    StudyCreated,
-    StudyCreatedData,
-    TrialCompleted,
-    TrialCompletedData,
-    TrialRequested,
-)
+from contracts.enums import DatasetName, Mode, PrunerName
+from contracts.events import Event, StudyCompleted, TrialCompleted, TrialCompletedData, TrialRequested
 from contracts.study import StudyConfig
-from contracts.telemetry import TrialMetrics
 from services.runtime.bus.memory import InMemoryBus
 from services.scheduler import bootstrap
 from services.scheduler.registry import FINISHED_KEPT
 from services.scheduler.settings import SchedulerSettings
 from services.scheduler.study_runner import StudyRunner
+from tests.support.events import study_created
+from tests.support.telemetry import trial_metrics
 
 STUDIES = 1_000
-METRICS = TrialMetrics(
-    val_accuracy=0.5, accuracy=0.5, training_seconds=0.1, parameter_count=10, memory_mb=1.0, epochs_trained=1
-)
+METRICS = trial_metrics(0.5, training_seconds=0.1, parameter_count=10, memory_mb=1.0, epochs_trained=1)
 
 
 @pytest.mark.slow
@@ -49,12 +40,11 @@ async def test_a_thousand_finished_studies_leave_no_study_state_behind(tmp_path:
 
     await bus.subscribe("trainer.work", ["trial.requested"], instant_trainer, prefetch=8)
     await bus.subscribe("observer", ["study.completed"], observe, prefetch=100)
-    config = StudyConfig(dataset="digits", mode=Mode.SIMPLE, trials=1, max_epochs=1, pruner=PrunerName.NONE)
+    config = StudyConfig(dataset=DatasetName.DIGITS, mode=Mode.SIMPLE, trials=1, max_epochs=1, pruner=PrunerName.NONE)
     peak_active = 0
     try:
         for index in range(STUDIES):
-            data = StudyCreatedData(study_name=f"study-{index}", config=config)
-            await bus.publish(StudyCreated(source="test", study_id=f"study{index:04d}", data=data))
+            await bus.publish(study_created(f"study{index:04d}", config, name=f"study-{index}"))
             if index % 50 == 49:
                 peak_active = max(peak_active, scheduler.deps.studies.sizes()["active"])
                 await bus.wait_idle()

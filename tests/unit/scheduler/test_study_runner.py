@@ -56,7 +56,8 @@ def test_runner_resumes_a_study_from_storage(tmp_path: Path) -> None:
     asked = runner.ask()
     resumed = StudyRunner("s", config, storage)
     resumed.tell_completed(asked.number, 0.5)
-    assert resumed.best() is not None and resumed.best().number == asked.number  # type: ignore[union-attr]
+    best = resumed.best()
+    assert best is not None and best.number == asked.number
 
 
 def test_search_space_override_changes_what_is_sampled(tmp_path: Path) -> None:

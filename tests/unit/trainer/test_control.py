@@ -5,10 +5,11 @@ from __future__ import annotations
 from contracts.enums import ControlAction
 from contracts.telemetry import EpochTelemetry
 from services.trainer.control import ControlBoard, ControlRequest, EarlyStopping, StopReason, decide
+from tests.support.telemetry import epoch_telemetry
 
 
 def _epoch(epoch: int, loss: float | None = 0.5, val_loss: float | None = 0.5) -> EpochTelemetry:
-    return EpochTelemetry(epoch=epoch, loss=loss, accuracy=0.5, val_loss=val_loss, val_accuracy=0.5)
+    return epoch_telemetry(epoch, loss=loss, accuracy=0.5, val_loss=val_loss, val_accuracy=0.5)
 
 
 def test_a_prune_request_outranks_an_earlier_stop() -> None:

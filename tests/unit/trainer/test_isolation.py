@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 from pathlib import Path
+from typing import Any
 
 from contracts.enums import ControlAction, DatasetName, Mode, Objective
 from contracts.events import TrialRequestedData
@@ -32,8 +33,8 @@ def _job(trial_id: str, max_epochs: int) -> TrialJob:
     return TrialJob("s", trial_id, request)
 
 
-def _runner(tmp_path: Path, **settings: object) -> ProcessTrialRunner:
-    config = TrainerSettings(trainer_id="iso", work_dir=tmp_path / "work", **settings)  # type: ignore[arg-type]
+def _runner(tmp_path: Path, **settings: Any) -> ProcessTrialRunner:
+    config = TrainerSettings(trainer_id="iso", work_dir=tmp_path / "work", **settings)
     return ProcessTrialRunner(config, LocalArtifactStore(tmp_path / "artifacts"))
 
 

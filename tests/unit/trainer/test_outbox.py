@@ -21,7 +21,8 @@ async def test_events_from_a_thread_are_published_in_order_while_the_thread_runs
 
     async def slow_publish(event: EventEnvelope) -> None:
         await release.wait()  # the broker has not confirmed anything yet
-        published.append(event.data.epoch)  # type: ignore[attr-defined]
+        assert isinstance(event, TrialHeartbeat)
+        published.append(event.data.epoch)
 
     outbox = Outbox(slow_publish)
     handed_over = threading.Event()
@@ -42,12 +43,18 @@ async def test_drain_reraises_the_first_failure_and_publishes_nothing_after_it()
     published: list[int] = []
 
     async def publish(event: EventEnvelope) -> None:
-        if event.data.epoch == 2:  # type: ignore[attr-defined]
+        assert isinstance(event, TrialHeartbeat)
+        if event.data.epoch == 2:
             raise ConnectionError("broker gone")
-        published.append(event.data.epoch)  # type: ignore[attr-defined]
+        published.append(event.data.epoch)
 
     outbox = Outbox(publish)
-    await asyncio.to_thread(lambda: [outbox.put_threadsafe(_beat(epoch)) for epoch in (1, 2, 3)])
+
+    def train() -> None:
+        for epoch in (1, 2, 3):
+            outbox.put_threadsafe(_beat(epoch))
+
+    await asyncio.to_thread(train)
     with pytest.raises(ConnectionError, match="broker gone"):
         await outbox.drain()
     assert published == [1]

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
@@ -13,6 +13,7 @@ from contracts.enums import ControlAction, DatasetName, Mode, Objective
 from contracts.events import (
     ArtifactStored,
     Event,
+    EventEnvelope,
     TrialCompleted,
     TrialControl,
     TrialControlData,
@@ -29,8 +30,18 @@ from services.runtime.bus.memory import InMemoryBus
 from services.trainer import bootstrap
 from services.trainer.dataset_cache import DatasetCache
 from services.trainer.settings import TrainerSettings
+from tests.support.bus import collect_events
+from tests.support.waiting import eventually
 
-SMALL_CNN = {"conv_blocks": 1, "filters": 8, "dense_units": 16, "batch_size": 64, "learning_rate": 0.005}
+_E = TypeVar("_E", bound=EventEnvelope)
+
+SMALL_CNN: dict[str, object] = {
+    "conv_blocks": 1,
+    "filters": 8,
+    "dense_units": 16,
+    "batch_size": 64,
+    "learning_rate": 0.005,
+}
 
 
 @dataclass
@@ -40,10 +51,10 @@ class Rig:
     seen: list[Event] = field(default_factory=list)
     prune_on_epoch: int | None = None
 
-    async def request(self, trial_id: str, *, params: dict[str, object], max_epochs: int = 2) -> None:
+    async def request(self, trial_id: str, *, params: Mapping[str, object], max_epochs: int = 2) -> None:
         data = TrialRequestedData(
             trial_number=int(trial_id[-1]),
-            params=params,
+            params=dict(params),
             dataset=DatasetName.DIGITS,
             max_samples=300,
             max_epochs=max_epochs,
@@ -53,16 +64,17 @@ class Rig:
         )
         await self.bus.publish(TrialRequested(source="test", study_id="s1", trial_id=trial_id, data=data))
 
-    async def ended(self, trial_id: str) -> Event:
-        async with asyncio.timeout(120):
-            while True:
-                for event in self.seen:
-                    if event.trial_id == trial_id and isinstance(event, TrialCompleted | TrialPruned | TrialFailed):
-                        return event
-                await asyncio.sleep(0.05)
+    async def ended(self, trial_id: str) -> TrialCompleted | TrialPruned | TrialFailed:
+        await eventually(lambda: bool(self._ends(trial_id)), f"the end of {trial_id}", timeout=120)
+        return self._ends(trial_id)[0]
 
-    def of(self, trial_id: str, kind: type) -> list[Event]:
-        return [e for e in self.seen if e.trial_id == trial_id and isinstance(e, kind)]
+    def _ends(self, trial_id: str) -> list[TrialCompleted | TrialPruned | TrialFailed]:
+        return [
+            e for e in self.seen if e.trial_id == trial_id and isinstance(e, TrialCompleted | TrialPruned | TrialFailed)
+        ]
+
+    def of(self, trial_id: str, kind: type[_E]) -> list[_E]:
+        return [e for e in self.seen if isinstance(e, kind) and e.trial_id == trial_id]
 
 
 @pytest.fixture
@@ -96,15 +108,15 @@ async def test_a_trial_reports_every_epoch_then_stores_its_model(rig: Rig) -> No
     started = rig.of("trial-1", TrialStarted)
     assert started and started[0].data.parameter_count > 0 and "Conv2D(8)" in started[0].data.architecture
     epochs = rig.of("trial-1", TrialEpochCompleted)
-    assert [e.data.telemetry.epoch for e in epochs] == [1, 2]  # type: ignore[union-attr]
-    layers = {layer.name for layer in epochs[0].data.telemetry.layers}  # type: ignore[union-attr]
+    assert [e.data.telemetry.epoch for e in epochs] == [1, 2]
+    layers = {layer.name for layer in epochs[0].data.telemetry.layers}
     assert {"conv1", "conv1_act", "dense", "classifier"} <= layers
     assert end.data.metrics.epochs_trained == 2 and 0 <= end.data.metrics.val_accuracy <= 1
     assert end.data.metrics.test_accuracy is not None
     assert end.data.model_key is not None and rig.store.exists(end.data.model_key)
     assert end.data.model_key.startswith("studies/s1/trials/0001-trial-1/")
     stored = rig.of("trial-1", ArtifactStored)
-    assert stored and stored[0].data.size_bytes > 1000  # type: ignore[union-attr]
+    assert stored and stored[0].data.size_bytes > 1000
     assert rig.seen.index(stored[0]) < rig.seen.index(end)
 
 
@@ -130,7 +142,7 @@ async def test_heartbeats_flow_while_a_trial_trains(rig: Rig) -> None:
     await rig.request("trial-5", params={**SMALL_CNN, "batch_size": 8}, max_epochs=3)
     await rig.ended("trial-5")
     beats = rig.of("trial-5", TrialHeartbeat)
-    assert beats and all(b.data.trainer_id == "t-test" for b in beats)  # type: ignore[union-attr]
+    assert beats and all(b.data.trainer_id == "t-test" for b in beats)
 
 
 async def test_a_trial_stopped_while_queued_is_reported_failed_without_training(rig: Rig) -> None:
@@ -158,12 +170,7 @@ async def test_a_trainer_fault_is_reported_as_a_failed_trial_not_redelivered(tmp
             """Nothing to release."""
 
     bus = InMemoryBus()
-    seen: list[Event] = []
-
-    async def observe(event: Event) -> None:
-        seen.append(event)
-
-    await bus.subscribe("observer", ["trial.failed"], observe, prefetch=10)
+    seen = await collect_events(bus, "observer", ["trial.failed"], prefetch=10)
     settings = TrainerSettings(trainer_id="t-broken", work_dir=tmp_path)
     deps = TrainerDeps(publish=bus.publish, runner=BrokenRunner(), settings=settings)
     await bus.subscribe("trainer.work", work_handlers.routing_keys(), work_handlers.bind(deps))

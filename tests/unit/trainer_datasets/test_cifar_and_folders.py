@@ -8,6 +8,7 @@ import pickle
 import numpy as np
 import pytest
 
+from contracts.enums import DatasetName
 from services.trainer.datasets import DatasetError, load_dataset
 from services.trainer.datasets.catalog import CIFAR10_NAMES, CIFAR100_NAMES, GTSRB_NAMES
 
@@ -24,7 +25,7 @@ def _cifar10(tmp_path, make, as_list=False):
 @pytest.mark.parametrize("as_list", [False, True])
 def test_cifar10_pickles(tmp_path, make, as_list):
     _cifar10(tmp_path, make, as_list)
-    data = load_dataset("cifar10", tmp_path, seed=0)
+    data = load_dataset(DatasetName.CIFAR10, tmp_path, seed=0)
     assert (len(data.train), len(data.validation), len(data.test)) == (42, 8, 20)
     assert data.train.x.shape == (42, 32, 32, 3) and data.train.x.dtype == np.float32
     assert data.class_names == list(CIFAR10_NAMES) and data.input_shape == (32, 32, 3)
@@ -39,14 +40,14 @@ def test_cifar10_class_names_come_from_batches_meta(tmp_path, make):
     names = [f"c{i}".encode() for i in range(10)]
     with (folder / "batches.meta").open("wb") as f:
         pickle.dump({b"label_names": names}, f, protocol=2)
-    assert load_dataset("cifar10", tmp_path).class_names == [f"c{i}" for i in range(10)]
+    assert load_dataset(DatasetName.CIFAR10, tmp_path).class_names == [f"c{i}" for i in range(10)]
 
 
 def test_cifar100_uses_fine_labels_and_all_100_names(tmp_path, make):
     folder = tmp_path / "cifar-100-python"
     make.write_cifar_batch(folder / "train", [0, 5, 99, 50, 7, 8], label_key="fine_labels")
     make.write_cifar_batch(folder / "test", [1, 2, 3], label_key="fine_labels")
-    data = load_dataset("cifar100", tmp_path)
+    data = load_dataset(DatasetName.CIFAR100, tmp_path)
     assert data.num_classes == 100 and data.class_names == list(CIFAR100_NAMES)
     assert "trout" in data.class_names and data.class_names == sorted(data.class_names)
     assert (len(data.train), len(data.validation), len(data.test)) == (5, 1, 3)
@@ -56,7 +57,7 @@ def test_bad_pickle_names_the_file(tmp_path, make):
     folder = _cifar10(tmp_path, make)
     (folder / "data_batch_3").write_bytes(b"not a pickle at all")
     with pytest.raises(DatasetError, match=r"data_batch_3: not a readable pickle"):
-        load_dataset("cifar10", tmp_path)
+        load_dataset(DatasetName.CIFAR10, tmp_path)
 
 
 def test_pickles_cannot_run_code(tmp_path, make):
@@ -68,7 +69,7 @@ def test_pickles_cannot_run_code(tmp_path, make):
     with (folder / "test_batch").open("wb") as f:
         pickle.dump({b"data": Evil()}, f)
     with pytest.raises(DatasetError, match="refusing to load"):
-        load_dataset("cifar10", tmp_path)
+        load_dataset(DatasetName.CIFAR10, tmp_path)
 
 
 def test_cifar_image_folders_win_when_they_hold_more_images(tmp_path, make):
@@ -76,7 +77,7 @@ def test_cifar_image_folders_win_when_they_hold_more_images(tmp_path, make):
     for name in CIFAR10_NAMES[:3]:
         for i in range(10):
             make.write_image(tmp_path / "cifar10" / "test_jpg" / name / f"{i:04d}.jpg", (32, 32), (200, 10, 10))
-    data = load_dataset("cifar10", tmp_path)
+    data = load_dataset(DatasetName.CIFAR10, tmp_path)
     assert "image folders" in data.source and "test split only" in data.source
     assert data.num_classes == 10 and set(np.unique(data.train.y)) == {0, 1, 2}
     assert data.train.x.shape[1:] == (32, 32, 3)
@@ -86,7 +87,7 @@ def test_cifar_image_folders_win_when_they_hold_more_images(tmp_path, make):
 def test_unknown_class_folder_for_a_builtin_is_refused(tmp_path, make):
     make.write_image(tmp_path / "cifar10" / "train" / "spaceship" / "a.png", (32, 32))
     with pytest.raises(DatasetError, match="'spaceship' is not a cifar10 class"):
-        load_dataset("cifar10", tmp_path)
+        load_dataset(DatasetName.CIFAR10, tmp_path)
 
 
 def test_user_image_folder_mixed_sizes_become_32x32_rgb(tmp_path, make):
@@ -94,7 +95,7 @@ def test_user_image_folder_mixed_sizes_become_32x32_rgb(tmp_path, make):
         for i in range(6):
             make.write_image(tmp_path / cls / f"{i}.png", (20 + i * 7, 30), (i * 10, 0, 0))
     make.write_image(tmp_path / "dogs" / "gray.bmp", (40, 40), 77, mode="L")
-    data = load_dataset("image_folder", tmp_path)
+    data = load_dataset(DatasetName.IMAGE_FOLDER, tmp_path)
     assert data.class_names == ["cats", "dogs"] and data.input_shape == (32, 32, 3)
     assert len(data.train) + len(data.validation) + len(data.test) == 13
     assert "no separate test split" in data.notes[-1]
@@ -105,7 +106,7 @@ def test_user_image_folder_keeps_the_common_size_and_grayscale(tmp_path, make):
         for i in range(5):
             make.write_image(tmp_path / cls / f"{i}.pgm", (10, 6), 50, mode="L")
     make.write_image(tmp_path / "a" / "odd.pgm", (9, 9), 50, mode="L")
-    data = load_dataset("image_folder", tmp_path)
+    data = load_dataset(DatasetName.IMAGE_FOLDER, tmp_path)
     assert data.input_shape == (6, 10, 1)
     assert np.allclose(data.train.x, 50 / 255, atol=0.01)
 
@@ -115,7 +116,7 @@ def test_user_image_folder_with_train_and_test(tmp_path, make):
         for cls in ("x", "y"):
             for i in range(n):
                 make.write_image(tmp_path / split / cls / f"{i}.jpg", (8, 8))
-    data = load_dataset("image_folder", tmp_path)
+    data = load_dataset(DatasetName.IMAGE_FOLDER, tmp_path)
     assert (len(data.train), len(data.validation), len(data.test)) == (14, 2, 6)
     assert not any("split into" in n for n in data.notes)
 
@@ -123,7 +124,7 @@ def test_user_image_folder_with_train_and_test(tmp_path, make):
 def test_empty_image_folder_is_refused(tmp_path):
     (tmp_path / "only_empty_class").mkdir()
     with pytest.raises(DatasetError, match=r"image_folder: found 0 class folder\(s\) with images"):
-        load_dataset("image_folder", tmp_path)
+        load_dataset(DatasetName.IMAGE_FOLDER, tmp_path)
 
 
 def test_unreadable_image_names_the_file(tmp_path, make):
@@ -132,7 +133,7 @@ def test_unreadable_image_names_the_file(tmp_path, make):
             make.write_image(tmp_path / cls / f"{i}.png", (8, 8))
     (tmp_path / "b" / "broken.png").write_bytes(b"\x89PNG garbage")
     with pytest.raises(DatasetError, match=r"broken\.png: unreadable image"):
-        load_dataset("image_folder", tmp_path)
+        load_dataset(DatasetName.IMAGE_FOLDER, tmp_path)
 
 
 def _gtsrb_train(root, make, class_id, n, size, csv_size):
@@ -165,7 +166,7 @@ def test_gtsrb_crops_when_the_csv_size_matches_and_labels_test_from_csv(tmp_path
     make.write_image(test_dir / "00009.ppm", (32, 32))  # no CSV row: skipped
     (root / "Final_Test" / "GT-final_test.csv").write_text("\n".join(rows) + "\n")
 
-    data = load_dataset("gtsrb", tmp_path)
+    data = load_dataset(DatasetName.GTSRB, tmp_path)
 
     assert data.class_names == list(GTSRB_NAMES) and data.num_classes == 43
     assert data.input_shape == (32, 32, 3)
@@ -183,13 +184,13 @@ def test_gtsrb_bad_csv_is_reported(tmp_path, make):
     make.write_image(folder / "a.ppm", (32, 32))
     (folder / "GT-00001.csv").write_text("Filename;Size\na.ppm;3\n")
     with pytest.raises(DatasetError, match=r"GT-00001\.csv: not a GTSRB annotation CSV"):
-        load_dataset("gtsrb", tmp_path)
+        load_dataset(DatasetName.GTSRB, tmp_path)
 
 
 def test_user_image_folder_with_only_a_train_folder_uses_it_as_the_pool(tmp_path, make):
     for cls in ("x", "y"):
         for i in range(5):
             make.write_image(tmp_path / "train" / cls / f"{i}.png", (8, 8))
-    data = load_dataset("image_folder", tmp_path)
+    data = load_dataset(DatasetName.IMAGE_FOLDER, tmp_path)
     assert data.class_names == ["x", "y"]
     assert len(data.train) + len(data.validation) + len(data.test) == 10

@@ -41,7 +41,7 @@ def test_idx_train_and_test_keep_the_official_split(tmp_path, make, gz):
 def test_data_dir_may_be_the_dataset_folder_itself(tmp_path, make):
     y = make.balanced_labels(4)
     make.write_idx_pair(tmp_path / "mnist", "t10k", make.digit_images(y), y)
-    data = load_dataset("mnist", tmp_path / "mnist")
+    data = load_dataset(DatasetName.MNIST, tmp_path / "mnist")
     assert len(data.train) + len(data.validation) + len(data.test) == 40
 
 
@@ -52,7 +52,7 @@ def test_labels_without_images_are_ignored_and_one_split_is_split_three_ways(tmp
     (folder / "train-labels-idx1-ubyte.gz").write_bytes(gzip.compress(make.idx_bytes(make.balanced_labels(50))))
 
     with caplog.at_level("INFO", logger="services.trainer.datasets.registry"):
-        data = load_dataset("mnist", tmp_path, seed=3)
+        data = load_dataset(DatasetName.MNIST, tmp_path, seed=3)
 
     assert (len(data.train), len(data.validation), len(data.test)) == (140, 30, 30)
     assert "test split only" in data.source
@@ -64,7 +64,7 @@ def test_labels_without_images_are_ignored_and_one_split_is_split_three_ways(tmp
 def test_kaggle_csv_is_read_with_its_header(tmp_path, make):
     labels = [i % 10 for i in range(40)]
     make.write_kaggle_csv(tmp_path / "fashion_mnist" / "fashion-mnist_test.csv", labels)
-    data = load_dataset("fashion_mnist", tmp_path)
+    data = load_dataset(DatasetName.FASHION_MNIST, tmp_path)
     assert data.class_names[0] == "T-shirt/top" and data.num_classes == 10
     assert data.train.x.shape[1:] == (28, 28, 1)
     assert np.array_equal(_label_of(data.train.x), data.train.y)
@@ -76,12 +76,12 @@ def test_the_source_with_more_images_wins(tmp_path, make):
     small = make.balanced_labels(2)
     make.write_idx_pair(folder, "t10k", make.digit_images(small), small)
     make.write_kaggle_csv(folder / "fashion-mnist_test.csv", [i % 10 for i in range(50)])
-    assert "Kaggle CSV" in load_dataset("fashion_mnist", tmp_path).source
+    assert "Kaggle CSV" in load_dataset(DatasetName.FASHION_MNIST, tmp_path).source
 
 
 def test_missing_files_name_what_and_where(tmp_path):
     with pytest.raises(DatasetError) as err:
-        load_dataset("mnist", tmp_path)
+        load_dataset(DatasetName.MNIST, tmp_path)
     message = str(err.value)
     assert isinstance(err.value, UserInputError) and "\n" not in message
     assert message.startswith("mnist: no data found in") and "IDX or Kaggle CSV" in message
@@ -95,7 +95,7 @@ def test_truncated_gzip_names_the_file(tmp_path, make):
     path = tmp_path / "t10k-images-idx3-ubyte.gz"
     path.write_bytes(path.read_bytes()[:200])
     with pytest.raises(DatasetError, match=r"t10k-images-idx3-ubyte\.gz: cannot read IDX file"):
-        load_dataset("mnist", tmp_path)
+        load_dataset(DatasetName.MNIST, tmp_path)
 
 
 def test_truncated_raw_idx_names_the_file(tmp_path, make):
@@ -104,7 +104,7 @@ def test_truncated_raw_idx_names_the_file(tmp_path, make):
     path = tmp_path / "t10k-images-idx3-ubyte"
     path.write_bytes(path.read_bytes()[:-100])
     with pytest.raises(DatasetError, match=r"t10k-images-idx3-ubyte: IDX file is truncated"):
-        load_dataset("mnist", tmp_path)
+        load_dataset(DatasetName.MNIST, tmp_path)
 
 
 def test_wrong_magic_number_names_the_file(tmp_path, make):
@@ -113,17 +113,17 @@ def test_wrong_magic_number_names_the_file(tmp_path, make):
     path = tmp_path / "t10k-images-idx3-ubyte"
     path.write_bytes(b"\x00\x00\x08\x01" + path.read_bytes()[4:])
     with pytest.raises(DatasetError, match=r"t10k-images-idx3-ubyte: wrong IDX magic number 0x00000801"):
-        load_dataset("mnist", tmp_path)
+        load_dataset(DatasetName.MNIST, tmp_path)
 
 
 def test_image_and_label_counts_must_match(tmp_path, make):
     y = make.balanced_labels(5)
     make.write_idx_pair(tmp_path, "t10k", make.digit_images(y), y[:-1])
     with pytest.raises(DatasetError, match=r"50 images but t10k-labels-idx1-ubyte\.gz holds 49 labels"):
-        load_dataset("mnist", tmp_path)
+        load_dataset(DatasetName.MNIST, tmp_path)
 
 
 def test_kaggle_csv_with_a_wrong_header_is_refused(tmp_path):
     (tmp_path / "mnist_test.csv").write_text("a,b,c\n1,2,3\n")
     with pytest.raises(DatasetError, match="Kaggle-style header"):
-        load_dataset("mnist", tmp_path)
+        load_dataset(DatasetName.MNIST, tmp_path)

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from contracts.enums import Modality
+from contracts.enums import DatasetName, Modality
 from services.trainer.datasets import describe_datasets, load_dataset
 
 SHARED = Path(__file__).resolve().parents[3].parent / "shared" / "datasets"
@@ -45,7 +45,7 @@ def test_real_sample_loads(name):
 
 
 def test_mnist_sample_is_the_official_test_set():
-    data = load_dataset("mnist", SHARED / "mnist")
+    data = load_dataset(DatasetName.MNIST, SHARED / "mnist")
     labels = np.concatenate([data.train.y, data.validation.y, data.test.y])
     assert np.bincount(labels).tolist() == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
     pixels = np.concatenate([data.train.x, data.validation.x, data.test.x])

@@ -44,8 +44,8 @@ def test_subsample_is_stratified():
 
 def test_digits_always_available_and_seeded():
     a = load_dataset(DatasetName.DIGITS, None, seed=7)
-    b = load_dataset("digits", None, seed=7)
-    c = load_dataset("digits", None, seed=8)
+    b = load_dataset(DatasetName.DIGITS, None, seed=7)
+    c = load_dataset(DatasetName.DIGITS, None, seed=8)
     assert a.train.x.shape == (1257, 8, 8, 1) and a.train.x.dtype == np.float32
     assert a.train.x.min() >= 0.0 and a.train.x.max() == 1.0
     assert (len(a.validation), len(a.test)) == (270, 270) and a.num_classes == 10
@@ -55,11 +55,11 @@ def test_digits_always_available_and_seeded():
 
 
 def test_seed_none_is_a_fixed_seed():
-    assert np.array_equal(load_dataset("digits", None).test.y, load_dataset("digits", None).test.y)
+    assert np.array_equal(load_dataset(DatasetName.DIGITS, None).test.y, load_dataset(DatasetName.DIGITS, None).test.y)
 
 
 def test_max_samples_caps_only_the_training_split():
-    data = load_dataset("digits", None, max_samples=100, validation_fraction=0.2, test_fraction=0.1)
+    data = load_dataset(DatasetName.DIGITS, None, max_samples=100, validation_fraction=0.2, test_fraction=0.1)
     assert (len(data.train), len(data.validation), len(data.test)) == (100, 359, 180)
     assert np.bincount(data.train.y).min() >= 9  # stratified: about 10 per class
     assert "capped at 100" in data.notes[-1]
@@ -68,7 +68,7 @@ def test_max_samples_caps_only_the_training_split():
 def test_max_samples_for_text_builds_the_vocabulary_from_the_capped_train(tmp_path):
     rows = ["text,label"] + [f"common word{i},{i % 2}" for i in range(60)]
     (tmp_path / "t.csv").write_text("\n".join(rows))
-    data = load_dataset("text_csv", tmp_path, max_samples=10)
+    data = load_dataset(DatasetName.TEXT_CSV, tmp_path, max_samples=10)
     assert len(data.train) == 10
     assert max(int(seq.max()) for seq in data.train.x) == 2 + 10  # "common" + 10 distinct words
 
@@ -83,14 +83,14 @@ def test_max_samples_for_text_builds_the_vocabulary_from_the_capped_train(tmp_pa
 )
 def test_bad_arguments_are_user_errors(kwargs, message):
     with pytest.raises(DatasetError, match=message):
-        load_dataset("digits", None, **kwargs)
+        load_dataset(DatasetName.DIGITS, None, **kwargs)
 
 
 def test_unknown_dataset_and_missing_data_dir():
     with pytest.raises(DatasetError, match="unknown dataset 'svhn'; choose one of mnist"):
-        load_dataset("svhn", None)  # type: ignore[arg-type]
+        load_dataset("svhn", None)  # type: ignore[arg-type]  # a name outside DatasetName on purpose
     with pytest.raises(DatasetError, match="mnist: no data directory given"):
-        load_dataset("mnist", None)
+        load_dataset(DatasetName.MNIST, None)
 
 
 def test_describe_datasets_reports_what_is_present(tmp_path, make):
@@ -111,7 +111,7 @@ def test_describe_datasets_reports_what_is_present(tmp_path, make):
     assert infos[DatasetName.IMAGE_FOLDER].user_data and not infos[DatasetName.IMAGE_FOLDER].available
     # the fashion CSV has a bad header but is only counted here; loading it reports the problem
     with pytest.raises(DatasetError, match="Kaggle-style header"):
-        load_dataset("fashion_mnist", tmp_path)
+        load_dataset(DatasetName.FASHION_MNIST, tmp_path)
 
 
 def test_download_skips_files_that_are_present(tmp_path, monkeypatch):
@@ -145,5 +145,5 @@ def test_an_interrupted_download_leaves_no_file_behind(tmp_path, monkeypatch):
 
     monkeypatch.setattr("urllib.request.urlopen", lambda url, timeout: Response())
     with pytest.raises(DatasetError, match=r"could not download https://.*imdb\.npz .*connection reset"):
-        load_dataset("imdb", tmp_path, allow_download=True)
+        load_dataset(DatasetName.IMDB, tmp_path, allow_download=True)
     assert list((tmp_path / "imdb").iterdir()) == []

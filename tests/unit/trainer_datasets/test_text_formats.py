@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from contracts.enums import Modality
+from contracts.enums import DatasetName, Modality
 from services.trainer.datasets import FIRST_WORD_INDEX, OOV_INDEX, DatasetError, load_dataset
 from services.trainer.datasets.reuters import KERAS_LABEL_NAMES, MIN_TOPIC_DOCS
 from services.trainer.datasets.vocabulary import build_vocabulary, encode, tokenize
@@ -34,7 +34,7 @@ def _write_reviews(root, split, per_label):
 def test_aclimdb_train_and_test(tmp_path):
     _write_reviews(tmp_path / "imdb", "train", 10)
     _write_reviews(tmp_path / "imdb", "test", 4)
-    data = load_dataset("imdb", tmp_path, seed=2)
+    data = load_dataset(DatasetName.IMDB, tmp_path, seed=2)
     assert data.modality is Modality.TEXT and data.class_names == ["neg", "pos"]
     assert (len(data.train), len(data.validation), len(data.test)) == (17, 3, 8)
     assert data.train.x.dtype == object and all(seq.dtype == np.int32 for seq in data.train.x)
@@ -51,7 +51,7 @@ def test_aclimdb_train_and_test(tmp_path):
 
 def test_aclimdb_test_only_is_split_with_a_note(tmp_path):
     _write_reviews(tmp_path / "imdb", "test", 20)
-    data = load_dataset("imdb", tmp_path / "imdb")
+    data = load_dataset(DatasetName.IMDB, tmp_path / "imdb")
     assert (len(data.train), len(data.validation), len(data.test)) == (28, 6, 6)
     assert "only the test split" in data.notes[0]
 
@@ -64,7 +64,7 @@ def test_imdb_npz_ids_are_reranked_by_training_frequency(tmp_path, make):
         x_test=make.ragged([[9, 42], [5]]),
         y_test=np.array([1, 0]),
     )
-    data = load_dataset("imdb", tmp_path)
+    data = load_dataset(DatasetName.IMDB, tmp_path)
     assert "Keras imdb.npz" in data.source and len(data.test) == 2
     all_train = np.concatenate([*data.train.x, *data.validation.x])
     assert np.bincount(all_train).argmax() == FIRST_WORD_INDEX  # id 9, the most frequent, became 2
@@ -102,7 +102,7 @@ def test_reuters_sgml_single_topic_documents_of_frequent_topics(tmp_path):
     test_docs = [("TEST", ["grain"], "wheat"), ("TEST", ["crude"], "oil"), ("TEST", ["gold"], "metal")]
     (folder / "reut2-021.sgm").write_bytes(_sgml(test_docs).encode("latin-1"))
 
-    data = load_dataset("reuters", tmp_path)
+    data = load_dataset(DatasetName.REUTERS, tmp_path)
 
     assert data.class_names == ["crude", "grain"]
     assert len(data.train) + len(data.validation) == 11 and len(data.test) == 2
@@ -112,7 +112,7 @@ def test_reuters_sgml_single_topic_documents_of_frequent_topics(tmp_path):
 
 def test_reuters_npz_is_one_pool(tmp_path, make):
     make.write_npz(tmp_path / "reuters.npz", x=make.ragged([[1, 2, 3], [4, 5]] * 20), y=np.array([3, 4] * 20))
-    data = load_dataset("reuters", tmp_path)
+    data = load_dataset(DatasetName.REUTERS, tmp_path)
     assert data.class_names == list(KERAS_LABEL_NAMES) and data.num_classes == 46
     assert (len(data.train), len(data.validation), len(data.test)) == (28, 6, 6)
     assert "no separate test split" in data.notes[0]
@@ -122,7 +122,7 @@ def test_text_csv(tmp_path):
     rows = ["id,Text,label"] + [f'{i},"good, fine film {i}",pos' for i in range(10)]
     rows += [f"{i},awful film,neg" for i in range(10)] + ["99,,neg"]
     (tmp_path / "reviews.csv").write_text("\n".join(rows) + "\n")
-    data = load_dataset("text_csv", tmp_path)
+    data = load_dataset(DatasetName.TEXT_CSV, tmp_path)
     assert data.class_names == ["neg", "pos"]
     assert len(data.train) + len(data.validation) + len(data.test) == 20
     assert data.validation.x[0].dtype == np.int32
@@ -132,23 +132,23 @@ def test_text_csv(tmp_path):
 def test_text_csv_numeric_labels_sort_numerically(tmp_path):
     lines = ["text,label"] + [f"word{i % 3},{lab}" for i, lab in enumerate(["10", "9", "2"] * 5)]
     (tmp_path / "d.csv").write_text("\n".join(lines))
-    assert load_dataset("text_csv", tmp_path / "d.csv").class_names == ["2", "9", "10"]
+    assert load_dataset(DatasetName.TEXT_CSV, tmp_path / "d.csv").class_names == ["2", "9", "10"]
 
 
 def test_text_csv_without_text_and_label_columns_is_refused(tmp_path):
     (tmp_path / "d.csv").write_text("review,sentiment\nnice,pos\n")
     with pytest.raises(DatasetError, match="needs a header row with 'text' and 'label' columns"):
-        load_dataset("text_csv", tmp_path)
+        load_dataset(DatasetName.TEXT_CSV, tmp_path)
 
 
 def test_text_csv_folder_must_hold_exactly_one_csv(tmp_path):
     (tmp_path / "a.csv").write_text("text,label\n")
     (tmp_path / "b.csv").write_text("text,label\n")
     with pytest.raises(DatasetError, match=r"holds 2 \.csv files, expected exactly one"):
-        load_dataset("text_csv", tmp_path)
+        load_dataset(DatasetName.TEXT_CSV, tmp_path)
 
 
 def test_corrupt_npz_names_the_file(tmp_path):
     (tmp_path / "imdb.npz").write_bytes(b"PK\x03\x04 broken")
     with pytest.raises(DatasetError, match=r"imdb\.npz: not a readable \.npz archive"):
-        load_dataset("imdb", tmp_path)
+        load_dataset(DatasetName.IMDB, tmp_path)

@@ -1,11 +1,12 @@
-"""Real S3 server fixtures: a pytest plugin loaded by ``tests/conftest.py``, used by the ArtifactStore
-contract suite and the integration tests.
+"""Real S3 server fixtures: a pytest plugin loaded by ``tests/conftest.py`` (``pytest_plugins``), used by
+the ArtifactStore contract suite and the integration tests.
 
 ``s3_server`` is a real S3 HTTP endpoint for the whole session: the server at ``HPO_TEST_S3_URL``
 (``http[s]://ACCESS:SECRET@HOST:PORT``, e.g. a MinIO in CI) when that is set, otherwise a moto S3
 server started as a subprocess on a free port of 127.0.0.1 (a separate process, so the server's
 memory never counts in the client's streaming measurements). Without minio or moto, or without a
-server that answers, it skips, unless ``HPO_REQUIRE_SERVICES=1`` (as in CI), where that is a failure.
+server that answers, it skips, unless ``HPO_REQUIRE_SERVICES=1`` (as in CI), where that is a failure
+(``tests.support.services.require_service``).
 
 ``s3_bucket`` is a fresh, unique bucket name per test (the store creates the bucket); the bucket is
 emptied and removed after the test, so tests never share state and the server is left as found.
@@ -24,10 +25,13 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
 import pytest
+
+from tests.support.ports import free_port
+from tests.support.services import require_service
 
 if TYPE_CHECKING:
     from minio import Minio
@@ -48,22 +52,6 @@ class S3Server:
         from minio import Minio
 
         return Minio(self.endpoint, access_key=self.access_key, secret_key=self.secret_key, secure=self.secure)
-
-
-def _services_required() -> bool:
-    return os.environ.get("HPO_REQUIRE_SERVICES") == "1"
-
-
-def _unavailable(message: str) -> NoReturn:
-    if _services_required():
-        pytest.fail(f"an S3 server is required (HPO_REQUIRE_SERVICES=1): {message}", pytrace=False)
-    pytest.skip(message)
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _answers(url: str) -> bool:
@@ -96,7 +84,7 @@ def _tail(log: Path, lines: int = 15) -> str:
 def _start_moto(log: Path) -> tuple[subprocess.Popen[bytes], str]:
     """Start ``python -m moto.server`` on a free port; retry a taken port; raise when it never answers."""
     for _ in range(3):
-        port = _free_port()
+        port = free_port()
         with log.open("wb") as out:
             process = subprocess.Popen(
                 [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
@@ -118,7 +106,7 @@ def _start_moto(log: Path) -> tuple[subprocess.Popen[bytes], str]:
 def _external_server(url: str) -> S3Server:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        _unavailable(f"HPO_TEST_S3_URL={url!r} is not http[s]://ACCESS:SECRET@HOST:PORT")
+        require_service("S3", f"HPO_TEST_S3_URL={url!r} is not http[s]://ACCESS:SECRET@HOST:PORT")
     port = parts.port or (443 if parts.scheme == "https" else 80)
     server = S3Server(
         endpoint=f"{parts.hostname}:{port}",
@@ -130,7 +118,7 @@ def _external_server(url: str) -> S3Server:
         socket.create_connection((parts.hostname, port), timeout=5).close()
         server.client().list_buckets()
     except Exception as exc:
-        _unavailable(f"S3 unreachable at {parts.scheme}://{server.endpoint}: {type(exc).__name__}: {exc}")
+        require_service("S3", f"unreachable at {parts.scheme}://{server.endpoint}: {type(exc).__name__}: {exc}")
     return server
 
 
@@ -140,19 +128,19 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
     try:
         import minio  # noqa: F401
     except ImportError:
-        _unavailable("minio is not installed: pip install 'hpo[s3]'")
+        require_service("S3", "minio is not installed: pip install 'hpo[s3]'")
     if S3_URL:
         yield _external_server(S3_URL)
         return
     try:
         import moto.server  # noqa: F401
     except ImportError as exc:
-        _unavailable(f"moto's S3 server is not installed ({exc}): pip install 'moto[server]'")
+        require_service("S3", f"moto's S3 server is not installed ({exc}): pip install 'moto[server]'")
     log = tmp_path_factory.mktemp("moto") / "moto_server.log"
     try:
         process, endpoint = _start_moto(log)
     except Exception as exc:
-        _unavailable(f"could not start moto's S3 server: {exc}")
+        require_service("S3", f"could not start moto's S3 server: {exc}")
     try:
         yield S3Server(endpoint, *_MOTO_CREDENTIALS)
     finally:

@@ -1,18 +1,12 @@
-"""Helpers shared by the integration tests: free ports, HTTP probes, polling."""
+"""Plain HTTP probes of local servers, and the bearer token the API tests serve with."""
 
 from __future__ import annotations
 
-import asyncio
-import socket
 import urllib.error
 import urllib.request
-from collections.abc import Callable
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+TOKEN = "s3cr3t-token-for-tests-only-0123"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
 def http_get(port: int, path: str) -> tuple[int, str]:
@@ -27,10 +21,5 @@ def http_get(port: int, path: str) -> tuple[int, str]:
 
 
 def is_ready(port: int) -> bool:
+    """Whether the service's probe server on ``port`` answers ``/readyz`` with 200."""
     return http_get(port, "/readyz")[0] == 200
-
-
-async def wait_until(predicate: Callable[[], bool], timeout: float = 30.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not predicate():
-            await asyncio.sleep(0.1)
