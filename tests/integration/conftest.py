@@ -21,7 +21,7 @@ def amqp_url() -> str:
     return AMQP_URL
 
 
-SERVICE_QUEUES = ("scheduler", "health", "reporter", "trainer.work", "observer")
+SERVICE_QUEUES = ("scheduler", "health", "reporter", "trainer.work", "observer", "victim")
 
 
 @pytest.fixture

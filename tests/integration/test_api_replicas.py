@@ -93,8 +93,8 @@ async def test_two_replicas_stream_their_jobs_events(
             await eventually(partial(_healthy, port), f"the API on {port}", timeout=30, interval=0.1)
 
         async with (
-            httpx.AsyncClient(base_url=f"http://127.0.0.1:{api_ports[0]}", timeout=30) as a,
-            httpx.AsyncClient(base_url=f"http://127.0.0.1:{api_ports[1]}", timeout=30) as b,
+            httpx.AsyncClient(base_url=f"http://127.0.0.1:{api_ports[0]}", timeout=30, headers=AUTH) as a,
+            httpx.AsyncClient(base_url=f"http://127.0.0.1:{api_ports[1]}", timeout=30, headers=AUTH) as b,
             a.stream("GET", "/jobs/s1/events") as a1,
             b.stream("GET", "/jobs/s1/events") as b1,
             b.stream("GET", "/jobs/s2/events") as b2,
@@ -105,7 +105,8 @@ async def test_two_replicas_stream_their_jobs_events(
 
             accepted = await a.post("/optimize", json={"dataset": "digits", "trials": 2}, headers=AUTH)
             assert accepted.status_code == 202, accepted.text
-            assert (await b.post("/optimize", json={"dataset": "digits"})).status_code == 401
+            no_token = {"Authorization": ""}
+            assert (await b.post("/optimize", json={"dataset": "digits"}, headers=no_token)).status_code == 401
 
             events: list[Event] = [*trial_events("s1", 3), *trial_events("s2", 9), *end_events("s1")]
             for event in events:

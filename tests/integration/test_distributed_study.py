@@ -239,8 +239,10 @@ async def test_a_keras_study_on_mnist_across_three_trainers_writes_the_embeddedr
         "max_samples": "600", "pruner": "none", "seed": "5",
     }  # fmt: skip
     processes.env["HPO_TRAINER_MODE"] = "keras"
+    processes.env["HPO_TRAINER_DATA_DIR"] = str(SHARED_DATASETS)  # trials name data only inside it
     await cluster.start(trainers=3)
-    study_id = await cluster.submit("mnist3", StudyConfig.model_validate({**options, "parallelism": 3}))
+    in_data_folder = {key: value for key, value in options.items() if key != "data_dir"}
+    study_id = await cluster.submit("mnist3", StudyConfig.model_validate({**in_data_folder, "parallelism": 3}))
     try:
         await eventually(lambda: cluster.reported(study_id), "the report of the study", timeout=420)
     finally:

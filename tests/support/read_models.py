@@ -32,6 +32,7 @@ def seed_study(
     name: str | None = None,
     epochs: int = 2,
     created_at: datetime = T0,
+    owner: str | None = None,
 ) -> None:
     """A study with ``trials`` completed trials (scores rising then falling), epochs and an alert;
     in a running study the last trial is still running."""
@@ -44,6 +45,7 @@ def seed_study(
         objective="val_accuracy",
         config={"dataset": "digits", "trials": trials},
         created_at=created_at,
+        owner=owner,
     )
     for n in range(trials):
         trial_id = f"{study_id}-t{n}"

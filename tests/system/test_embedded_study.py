@@ -5,11 +5,13 @@ from __future__ import annotations
 import csv
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 
 from services.cli.main import EXIT_OK, main
+from tests.support.http import AUTH, TOKEN
 from tests.support.ports import free_port
 
 pytestmark = pytest.mark.slow
@@ -80,25 +82,32 @@ def test_simple_mode_text_study_on_a_csv(tmp_path: Path) -> None:
     assert "score = (1 -" not in (study_dir / "report.md").read_text()
 
 
-def test_an_embedded_run_serves_its_study_over_the_rest_api_while_it_runs(tmp_path: Path) -> None:
+def test_an_embedded_run_serves_its_study_over_the_rest_api_while_it_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import json
     import threading
     import time
     import urllib.request
 
+    monkeypatch.setenv("HPO_API_TOKEN", TOKEN)  # else the run makes a token of its own and shows it once
     port = free_port()
+
+    def get(url: str, timeout: float) -> Any:
+        return urllib.request.urlopen(urllib.request.Request(url, headers=AUTH), timeout=timeout)
+
     seen: dict[str, object] = {}
 
     def watch() -> None:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and "events" not in seen:
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/jobs", timeout=2) as response:
+                with get(f"http://127.0.0.1:{port}/jobs", timeout=2) as response:
                     jobs = json.load(response)["items"]
                 if jobs:
                     seen["job"] = jobs[0]
                     url = f"http://127.0.0.1:{port}/jobs/{jobs[0]['job_id']}/events"
-                    with urllib.request.urlopen(url, timeout=30) as stream:
+                    with get(url, timeout=30) as stream:
                         seen["events"] = [stream.readline().decode() for _ in range(8)]
             except OSError:
                 time.sleep(0.1)

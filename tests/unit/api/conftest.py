@@ -12,5 +12,13 @@ from tests.unit.api.support import Api, open_api
 
 @pytest.fixture
 async def api(tmp_path: Path) -> AsyncIterator[Api]:
+    """The app, and a client that sends the admin token with every request."""
     async for opened in open_api(tmp_path):
+        yield opened
+
+
+@pytest.fixture
+async def anonymous(tmp_path: Path) -> AsyncIterator[Api]:
+    """The app, and a client that sends no token unless a request names one."""
+    async for opened in open_api(tmp_path, authorized=False):
         yield opened

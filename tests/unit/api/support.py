@@ -15,13 +15,13 @@ from fastapi import FastAPI
 
 from contracts.events import Event
 from services.api.app import create_app
-from services.api.settings import ApiSettings
+from services.api.settings import LOCAL_HOSTS, ApiSettings
 from services.cli.remote.client import parse_sse as read_sse
 from services.runtime.artifacts.local import LocalArtifactStore
 from services.runtime.bus.memory import InMemoryBus
 from services.runtime.db.repository import ReadModelRepository
 from tests.support.bus import collect_events
-from tests.support.http import TOKEN
+from tests.support.http import AUTH, TOKEN
 from tests.support.read_models import sqlite_repository
 
 
@@ -45,12 +45,19 @@ class Api:
     published: list[Event]
 
 
+API_HOST = "api"
+"""The Host the test client sends (the app trusts it, as a deployment trusts its own name)."""
+
+
 def settings(**overrides: Any) -> ApiSettings:
-    """The test token and a short keepalive, plus ``overrides`` (ApiSettings fields)."""
-    return ApiSettings(**{"token": TOKEN, "stream_keepalive_seconds": 0.2, **overrides})
+    """The test token, the test client's host and a short keepalive, plus ``overrides`` (ApiSettings fields)."""
+    hosts = [API_HOST, "testserver", *LOCAL_HOSTS]  # starlette's and schemathesis's test clients say testserver
+    defaults = {"token": TOKEN, "stream_keepalive_seconds": 0.2, "allowed_hosts": hosts}
+    return ApiSettings(**{**defaults, **overrides})
 
 
-async def open_api(tmp_path: Path, **overrides: Any) -> AsyncIterator[Api]:
+async def open_api(tmp_path: Path, *, authorized: bool = True, **overrides: Any) -> AsyncIterator[Api]:
+    """The app and a client that sends the admin token on every request (``authorized=False``: none)."""
     bus = InMemoryBus()
     repo = sqlite_repository(tmp_path / "read_models.sqlite")
     artifacts = LocalArtifactStore(tmp_path / "artifacts")
@@ -58,7 +65,8 @@ async def open_api(tmp_path: Path, **overrides: Any) -> AsyncIterator[Api]:
     app = create_app(bus, repo, artifacts, settings(**overrides))
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://api") as client:
+        headers = AUTH if authorized else {}
+        async with httpx.AsyncClient(transport=transport, base_url=f"http://{API_HOST}", headers=headers) as client:
             yield Api(app, client, bus, repo, artifacts, published)
     await bus.close()
     repo.engine.dispose()

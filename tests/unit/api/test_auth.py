@@ -1,5 +1,5 @@
-"""Bearer tokens: 401 (never 500) on mutating and download endpoints, reads protected on request,
-and a service that refuses to start with no token or a well-known one outside development."""
+"""Bearer tokens: 401 (never 500) without a valid one, reads protected unless opened, and a service that
+refuses to start with no token or a well-known one outside development."""
 
 from __future__ import annotations
 
@@ -40,8 +40,9 @@ READS = ["/jobs", "/jobs/run1", "/jobs/run1/trials", "/jobs/run1/best-trial", "/
     ids=["missing", "wrong", "basic", "empty", "non-ascii", "longer"],
 )
 async def test_mutating_endpoints_need_the_token(
-    api: Api, method: str, path: str, body: object, headers: Mapping[str, str] | Mapping[bytes, bytes]
+    anonymous: Api, method: str, path: str, body: object, headers: Mapping[str, str] | Mapping[bytes, bytes]
 ) -> None:
+    api = anonymous
     seed_study(api.repo, "run1")
     response = await api.client.request(method, path, json=body, headers=headers)
     assert response.status_code == 401, response.text
@@ -51,21 +52,26 @@ async def test_mutating_endpoints_need_the_token(
     assert api.published == []
 
 
-async def test_the_right_token_passes(api: Api) -> None:
+async def test_the_right_token_passes(anonymous: Api) -> None:
+    api = anonymous
     seed_study(api.repo, "run1")
     assert (await api.client.post("/jobs/run1/stop", headers=AUTH)).status_code == 202
     lower = {"authorization": f"bearer {TOKEN}"}
     assert (await api.client.post("/optimize", json={"dataset": "digits"}, headers=lower)).status_code == 202
+    padded = {"Authorization": f"Bearer  {TOKEN} "}
+    assert (await api.client.post("/optimize", json={"dataset": "digits"}, headers=padded)).status_code == 202
 
 
-async def test_reads_are_open_by_default(api: Api) -> None:
-    seed_study(api.repo, "run1", state="completed")
-    for path in READS:
-        assert (await api.client.get(path)).status_code == 200, path
+async def test_reads_can_be_opened(tmp_path: Path) -> None:
+    async for api in open_api(tmp_path, authorized=False, open_reads=True):
+        seed_study(api.repo, "run1", state="completed")
+        for path in READS:
+            assert (await api.client.get(path)).status_code == 200, path
+        assert (await api.client.post("/jobs/run1/stop")).status_code == 401, "open reads open nothing else"
 
 
-async def test_reads_can_be_protected(tmp_path: Path) -> None:
-    async for api in open_api(tmp_path, protect_reads=True):
+async def test_reads_are_protected_by_default(tmp_path: Path) -> None:
+    async for api in open_api(tmp_path, authorized=False):
         seed_study(api.repo, "run1", state="completed")
         for path in [*READS, "/modes", "/objectives", "/jobs/run1/events"]:
             response = await api.client.get(path)
@@ -109,13 +115,13 @@ def test_create_app_refuses_a_default_secret_outside_development(tmp_path: Path)
 
 
 async def test_development_without_a_token_is_open(tmp_path: Path) -> None:
-    async for api in open_api(tmp_path, token=None, development=True):
+    async for api in open_api(tmp_path, authorized=False, token=None, development=True):
         assert (await api.client.get("/health")).json()["auth"] == "disabled"
         assert (await api.client.post("/optimize", json={"dataset": "digits"})).status_code == 202
 
 
 async def test_development_with_a_token_still_checks_it(tmp_path: Path) -> None:
-    async for api in open_api(tmp_path, token="dev", development=True):
+    async for api in open_api(tmp_path, authorized=False, token="dev", development=True):
         assert (await api.client.post("/optimize", json={"dataset": "digits"})).status_code == 401
         ok = await api.client.post("/optimize", json={"dataset": "digits"}, headers={"Authorization": "Bearer dev"})
         assert ok.status_code == 202

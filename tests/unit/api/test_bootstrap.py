@@ -30,7 +30,7 @@ async def test_served_over_http_with_a_live_stream(tmp_path: Path) -> None:
         async with httpx.AsyncClient(base_url=running.url, timeout=10) as client:
             assert (await client.get("/health")).json()["status"] == "ok"
             assert (await client.post("/jobs/s1/stop")).status_code == 401
-            async with client.stream("GET", "/jobs/s1/events") as response:
+            async with client.stream("GET", "/jobs/s1/events", headers=AUTH) as response:
                 lines = response.aiter_lines()
                 assert await anext(lines) == "event: snapshot"
                 assert (await client.post("/jobs/s1/stop", headers=AUTH)).status_code == 202
@@ -54,7 +54,7 @@ async def test_stop_ends_open_streams_and_frees_the_port(tmp_path: Path) -> None
     running = await bootstrap.start(bus, repo, LocalArtifactStore(tmp_path / "a"), settings(port=0))
     async with (
         httpx.AsyncClient(base_url=running.url, timeout=10) as client,
-        client.stream("GET", "/jobs/s1/events") as response,
+        client.stream("GET", "/jobs/s1/events", headers=AUTH) as response,
     ):
         lines = response.aiter_lines()
         assert await anext(lines) == "event: snapshot"

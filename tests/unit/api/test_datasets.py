@@ -19,6 +19,7 @@ from services.trainer.datasets import describe_datasets
 from services.trainer.datasets.catalog import SPECS
 from services.trainer.datasets.registry import find_source
 from tests.conftest import SHARED_DATASETS
+from tests.support.http import AUTH
 from tests.support.read_models import sqlite_repository
 from tests.unit.api.support import Api, settings
 
@@ -34,7 +35,8 @@ async def client(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(
         InMemoryBus(), repo, LocalArtifactStore(tmp_path / "a"), settings(), datasets_catalog=trainer_catalog(data_dir)
     )
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api") as c:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://api", headers=AUTH) as c:
         yield c
     repo.engine.dispose()
 
@@ -100,7 +102,8 @@ async def test_missing_files_give_a_404_naming_the_problem(tmp_path: Path) -> No
     catalog = trainer_catalog(tmp_path / "empty")
     repo = sqlite_repository(tmp_path / "db.sqlite")
     app = create_app(InMemoryBus(), repo, LocalArtifactStore(tmp_path / "a"), settings(), datasets_catalog=catalog)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api") as c:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://api", headers=AUTH) as c:
         response = await c.get("/datasets/mnist/preview")
         assert response.status_code == 404
         assert response.json()["detail"].startswith("mnist: no data found")

@@ -37,10 +37,10 @@ async def test_download_before_the_results_exist_is_a_clear_404(api: Api) -> Non
     assert (await api.client.get("/jobs/ghost/download", headers=AUTH)).status_code == 404
 
 
-async def test_download_needs_the_token(api: Api) -> None:
-    seed_study(api.repo, "done", state="completed")
-    store_bundle(api.artifacts, "done")
-    response = await api.client.get("/jobs/done/download")
+async def test_download_needs_the_token(anonymous: Api) -> None:
+    seed_study(anonymous.repo, "done", state="completed")
+    store_bundle(anonymous.artifacts, "done")
+    response = await anonymous.client.get("/jobs/done/download")
     assert response.status_code == 401
 
 

@@ -158,3 +158,17 @@ async def test_stop_of_a_finished_or_unknown_job(api: Api) -> None:
     assert (await api.client.post("/jobs/ghost/stop", headers=AUTH)).status_code == 404
     await api.bus.wait_idle()
     assert api.published == []
+
+
+async def test_resume_publishes_resume_requested_for_a_stopped_job_only(api: Api) -> None:
+    from contracts.events import StudyResumeRequested
+
+    seed_study(api.repo, "paused", state="stopped")
+    seed_study(api.repo, "live", state="running")
+    response = await api.client.post("/jobs/paused/resume")
+    assert response.status_code == 202 and response.json() == {"job_id": "paused", "state": "resuming"}
+    await api.bus.wait_idle()
+    assert [e.study_id for e in api.published if isinstance(e, StudyResumeRequested)] == ["paused"]
+    refused = await api.client.post("/jobs/live/resume")
+    assert refused.status_code == 409 and "only a stopped job can be resumed" in refused.json()["detail"]
+    assert (await api.client.post("/jobs/ghost/resume")).status_code == 404

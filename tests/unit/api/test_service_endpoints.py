@@ -15,7 +15,7 @@ async def test_health_reports_database_and_auth(api: Api) -> None:
         "database": "ok",
         "version": "0.1.0",
         "auth": "token",
-        "reads_protected": False,
+        "reads_protected": True,
     }
 
 
@@ -70,3 +70,11 @@ async def test_unknown_path_is_a_json_404(api: Api) -> None:
     response = await api.client.get("/nope")
     assert response.status_code == 404
     assert response.json() == {"detail": "Not Found"}
+
+
+async def test_the_interactive_docs_need_no_internet(api: Api) -> None:
+    for page, asset in (("/docs", "swagger-ui-bundle.js"), ("/redoc", "redoc-local.js")):
+        html = (await api.client.get(page)).text
+        assert f"/docs-assets/{asset}" in html and "cdn" not in html and "https://" not in html.split("<body>")[0]
+        served = await api.client.get(f"/docs-assets/{asset}")
+        assert served.status_code == 200 and len(served.content) > 100_000 and b"cdn.redoc.ly" not in served.content

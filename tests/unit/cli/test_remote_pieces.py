@@ -59,7 +59,7 @@ def test_an_oversized_or_broken_zip_is_refused(tmp_path: Path) -> None:
         unpack(bundle, tmp_path / "out", max_bytes=1000)
     broken = tmp_path / "broken.zip"
     broken.write_bytes(b"not a zip")
-    with pytest.raises(UserInputError, match="not a ZIP"):
+    with pytest.raises(UserInputError, match="not a readable ZIP"):
         unpack(broken, tmp_path / "out")
 
 

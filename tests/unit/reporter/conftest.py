@@ -93,7 +93,7 @@ class StudyScript:
     """Builds the events of one synthetic study, in publish order."""
 
     study_id: str = "study-1"
-    name: str = "demo study"
+    name: str = "demo-study"
     mode: Mode = Mode.HEALTH
     health_weight: float = 0.3
     events: list[EventEnvelope] = field(default_factory=list)

@@ -26,7 +26,7 @@ async def test_three_trial_study_is_projected(reporter, three_trials) -> None:
     study = repo.get_study("study-1")
     assert study is not None
     assert (study.name, study.state, study.mode, study.objective) == (
-        "demo study",
+        "demo-study",
         "completed",
         "health",
         "val_accuracy",

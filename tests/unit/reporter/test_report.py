@@ -23,7 +23,7 @@ from services.reporter.results.importance import FANOVA, NONE, param_importances
 from services.reporter.results.view import load_study_view, safe_name
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-FOLDER = "demo_study"
+FOLDER = "demo-study"
 
 
 def _files(root: Path) -> set[str]:
