@@ -16,7 +16,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstr
 
 from contracts.enums import ControlAction, DatasetName, Mode, Objective, StudyState
 from contracts.health import HealthAlert, HealthAssessment
-from contracts.study import StudyConfig
+from contracts.study import BadFilePolicy, ColumnName, StudyConfig
 from contracts.telemetry import EpochTelemetry, TrialMetrics
 
 SCHEMA_VERSION = 1
@@ -28,6 +28,8 @@ STUDY_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$"
 """A study's name is also its results folder: letters, digits, ``_ . -``, starting with a letter or digit."""
 REASON_MAX_CHARS = 2_000
 TEXT_MAX_CHARS = 20_000
+DATA_NOTE_MAX_CHARS = 500
+DATA_NOTES_MAX = 50
 
 Id = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
 StudyName = Annotated[str, StringConstraints(pattern=STUDY_NAME_PATTERN)]
@@ -48,8 +50,21 @@ def _bounded(limit: int) -> BeforeValidator:
     return BeforeValidator(cut)
 
 
+def _at_most(limit: int) -> BeforeValidator:
+    """A list is cut at ``limit`` entries, the last one saying how many more there were."""
+
+    def cut(value: object) -> object:
+        if isinstance(value, list | tuple) and len(value) > limit:
+            return [*value[: limit - 1], f"… and {len(value) - limit + 1} more"]
+        return value
+
+    return BeforeValidator(cut)
+
+
 Reason = Annotated[str, _bounded(REASON_MAX_CHARS)]
 Text = Annotated[str, _bounded(TEXT_MAX_CHARS)]
+DataNote = Annotated[str, _bounded(DATA_NOTE_MAX_CHARS)]
+DataNotes = Annotated[list[DataNote], _at_most(DATA_NOTES_MAX), Field(max_length=DATA_NOTES_MAX)]
 
 
 def new_id() -> str:
@@ -158,6 +173,11 @@ class TrialRequestedData(BaseModel):
         default=False,
         description="A pruner judges every epoch: the trainer waits (briefly) for each verdict before the next.",
     )
+    on_bad_files: BadFilePolicy = Field(
+        default=BadFilePolicy.SKIP, description="Unreadable files in an image folder: skip (and list) them, or fail."
+    )
+    text_column: ColumnName = Field(default="text", description="text_csv: the CSV column holding the text.")
+    label_column: ColumnName = Field(default="label", description="text_csv: the CSV column holding the label.")
 
 
 class TrialStartedData(BaseModel):
@@ -167,6 +187,11 @@ class TrialStartedData(BaseModel):
     attempt: int = 1
     architecture: Text = ""
     parameter_count: int = 0
+    data_notes: DataNotes = Field(
+        default_factory=list,
+        description="What loading the dataset found worth telling (files skipped or ignored, how it was split), "
+        f"one line each: at most {DATA_NOTES_MAX} lines of {DATA_NOTE_MAX_CHARS} characters, longer ones are cut.",
+    )
 
 
 class TrialHeartbeatData(BaseModel):

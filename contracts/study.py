@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import difflib
 import math
-from typing import Self
+from enum import StrEnum
+from typing import Annotated, Self
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from contracts.enums import (
     DATASET_MODALITY,
@@ -21,6 +22,27 @@ from contracts.enums import (
 from contracts.search_space import DEFAULT_SEARCH_SPACES, MAX_GRID_POINTS, MAX_PARAMS, ParamSpec, SearchSpace
 
 DEFAULT_HEALTH_WEIGHT = 0.3
+COLUMN_MAX_CHARS = 100
+
+
+class BadFilePolicy(StrEnum):
+    """What loading does with files of a user image folder that cannot be read as images."""
+
+    SKIP = "skip"
+    """Train on the readable files; the skipped ones are listed in the log, the notes and the report."""
+    FAIL = "fail"
+    """Refuse the dataset, listing every unreadable file."""
+
+
+def _a_column_name(value: str) -> str:
+    name = value.strip()
+    if not name or any(not ch.isprintable() for ch in name):
+        raise ValueError(f"must name a column of the CSV header (printable text, 1-{COLUMN_MAX_CHARS} characters)")
+    return name
+
+
+ColumnName = Annotated[str, Field(min_length=1, max_length=COLUMN_MAX_CHARS), AfterValidator(_a_column_name)]
+"""A CSV column header, as the user writes it (matched without regard to case or surrounding spaces)."""
 
 
 class StudyConfig(BaseModel):
@@ -56,6 +78,12 @@ class StudyConfig(BaseModel):
     max_samples: int | None = Field(
         default=None, ge=10, description="Cap on training samples (quick studies on big data)."
     )
+    on_bad_files: BadFilePolicy = Field(
+        default=BadFilePolicy.SKIP,
+        description="Unreadable files in an image folder: skip them (listed in the log and report) or fail.",
+    )
+    text_column: ColumnName = Field(default="text", description="text_csv: the CSV column holding the text.")
+    label_column: ColumnName = Field(default="label", description="text_csv: the CSV column holding the label.")
     search_space: list[ParamSpec] = Field(
         default_factory=list,
         max_length=MAX_PARAMS,
@@ -86,6 +114,10 @@ class StudyConfig(BaseModel):
             )
         if self.dataset in (DatasetName.IMAGE_FOLDER, DatasetName.TEXT_CSV) and not self.data_dir:
             raise ValueError(f"dataset={self.dataset.value} needs data_dir=PATH pointing at your data")
+        if self.text_column.lower() == self.label_column.lower():
+            raise ValueError(
+                f"text_column and label_column both name the column '{self.text_column}'; they must differ"
+            )
         defaults = DEFAULT_SEARCH_SPACES[self.modality].names()
         for spec in self.search_space:
             if spec.name not in defaults:

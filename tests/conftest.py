@@ -13,4 +13,4 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 
 SHARED_DATASETS = Path(__file__).resolve().parent.parent.parent / "shared" / "datasets"
 
-pytest_plugins = ["tests.support.s3"]
+pytest_plugins = ["tests.support.s3", "tests.support.browser"]

@@ -79,7 +79,7 @@ def create_app(
         version=health.VERSION,
         description=DESCRIPTION,
         lifespan=lifespan,
-        responses=errors_of(400, 413),  # any route: a malformed or oversized request
+        responses=errors_of(400, 413, 429),  # any route: a malformed or oversized request, too many wrong tokens
         docs_url=None,
         redoc_url=None,
     )

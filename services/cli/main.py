@@ -80,9 +80,18 @@ def build_parser() -> argparse.ArgumentParser:
     resume.add_argument("--api-port", type=int, default=None, metavar="PORT", help="also serve the REST API")
     resume.add_argument("--force", action="store_true", help="remote: replace existing results when fetching")
     _remote_arguments(resume, required=False)
-    commands.add_parser("datasets", help="list datasets and whether their files are present").add_argument(
-        "--data-dir", default=None, help="folder holding the datasets' original files"
+    datasets = commands.add_parser(
+        "datasets",
+        help="list datasets and whether their files are present; describe your own image folder or CSV",
+        description="List the datasets and whether --data-dir holds their files. When --data-dir is itself "
+        "your data (a folder of class subfolders of images, or a CSV of text and labels), also describe it: "
+        "classes, images per class, image sizes and channels, unreadable files; or rows, labels and columns.",
     )
+    datasets.add_argument(
+        "--data-dir", default=None, help="folder holding the datasets' original files, or your own data"
+    )
+    datasets.add_argument("--text-column", default="text", help="a CSV's text column (default: text)")
+    datasets.add_argument("--label-column", default="label", help="a CSV's label column (default: label)")
     serve = commands.add_parser(
         "serve",
         help="run one service as its own process (RabbitMQ, S3/MinIO, Postgres)",
@@ -161,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command in ("jobs", "stop", "download"):
             return _remote_command(args, console)
         if args.command == "datasets":
-            return _datasets(args.data_dir, console)
+            return _datasets(args.data_dir, console, text_column=args.text_column, label_column=args.label_column)
         if args.command == "serve":
             return _serve(args.service, args.env_file)
         if args.command == "db":
@@ -300,17 +309,34 @@ def _remote_command(args: argparse.Namespace, console: Console) -> int:
     return EXIT_OK
 
 
-def _datasets(data_dir: str | None, console: Console) -> int:
-    from services.trainer.datasets import describe_datasets
+def _datasets(data_dir: str | None, console: Console, *, text_column: str = "text", label_column: str = "label") -> int:
+    from rich.markup import escape
+
+    from services.trainer.datasets import LoadOptions, describe_datasets
+    from services.trainer.datasets.user_data import describe_user_data
 
     for info in describe_datasets(Path(data_dir) if data_dir else None):
         status = "present" if info.available else ("user data" if info.user_data else "missing")
         shape = "x".join(str(d) for d in info.input_shape) if info.input_shape else "-"
         detail = info.source or info.problem or ""
         console.print(
-            f"{info.name.value:<14} {info.modality.value:<6} classes={info.num_classes or '-':<4} "
-            f"shape={shape:<8} {status:<9} {detail}"
+            escape(
+                f"{info.name.value:<14} {info.modality.value:<6} classes={info.num_classes or '-':<4} "
+                f"shape={shape:<8} {status:<9} {detail}"
+            )
         )
+    if data_dir:
+        options = LoadOptions(text_column=text_column, label_column=label_column)
+        described = describe_user_data(Path(data_dir), options)
+        if described is not None:
+            kind = described.dataset.value
+            console.print(
+                f"\n[bold]{escape(data_dir)}[/bold] is your own data (dataset={kind} data_dir={escape(data_dir)}):"
+            )
+            for line in described.lines:
+                console.print(escape(line))
+            if described.problem:
+                console.print(f"[red]problem:[/red] {escape(described.problem)}")
     return EXIT_OK
 
 

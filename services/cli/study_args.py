@@ -108,6 +108,9 @@ def format_validation_error(exc: ValidationError, given: dict[str, Any]) -> str:
     for err in exc.errors():
         loc = ".".join(str(p) for p in err.get("loc", ()))
         msg = str(err.get("msg", "invalid")).removeprefix("Value error, ")
+        expected = (err.get("ctx") or {}).get("expected")
+        if err.get("type") == "enum" and expected:
+            msg = f"not one of the choices; choose one of: {str(expected).replace(chr(39), '')}"
         field = loc.split(".")[0] if loc else ""
         if field and field in given and not isinstance(given[field], list):
             messages.append(f"{field}={given[field]}: {msg}")

@@ -192,6 +192,8 @@ async def on_trial_started(event: TrialStarted, deps: ReporterDeps) -> None:
     def apply(repo: ReadModelRepository) -> None:
         state = _state_after(repo.get_trial(trial_id), TrialState.RUNNING)
         repo.upsert_trial(trial_id, event.study_id, **fields, **state)
+        if data.data_notes:  # every trial loads the same data: the latest word stands for the study
+            repo.set_study_data_notes(event.study_id, data.data_notes)
 
     await _once_for_trial(event, deps, apply)
 
@@ -277,6 +279,8 @@ async def on_trial_failed(event: TrialFailed, deps: ReporterDeps) -> None:
         "state": TrialState.FAILED.value,
         "reason": data.reason,
         "finished_at": event.time,
+        "score": None,  # the scheduler's failure outranks a result a superseded attempt sent first
+        "objective_score": None,
     }
     if data.trainer_id:
         fields["trainer_id"] = data.trainer_id

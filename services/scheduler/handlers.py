@@ -318,6 +318,9 @@ async def _request_trial(study: Study, deps: SchedulerDeps, retry: TrialInFlight
         mode=config.mode,
         retry_of=retry.trial_id if retry else None,
         await_verdicts=config.pruner is not PrunerName.NONE,
+        on_bad_files=config.on_bad_files,
+        text_column=config.text_column,
+        label_column=config.label_column,
     )
     await deps.publish(TrialRequested(source=SOURCE, study_id=run.study_id, trial_id=trial_id, data=data))
 

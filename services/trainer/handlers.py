@@ -82,6 +82,10 @@ async def on_trial_requested(event: TrialRequested, deps: TrainerDeps) -> None:
         return
     outbox = Outbox(deps.publish)
     current_epoch = 0
+    data_notes: list[str] = []
+
+    def data_loaded(notes: list[str]) -> None:
+        data_notes[:] = notes
 
     def started(architecture: str, parameter_count: int) -> None:
         data = TrialStartedData(
@@ -90,6 +94,7 @@ async def on_trial_requested(event: TrialRequested, deps: TrainerDeps) -> None:
             attempt=job.request.attempt,
             architecture=architecture,
             parameter_count=parameter_count,
+            data_notes=data_notes,
         )
         outbox.put_threadsafe(event.follow_up(TrialStarted, data, source=SOURCE))
 
@@ -123,6 +128,7 @@ async def on_trial_requested(event: TrialRequested, deps: TrainerDeps) -> None:
             control=control,
             await_verdict=await_verdict,
             judged=lambda: deps.board.judged(job.trial_id),
+            data_loaded=data_loaded,
         )
         try:
             outcome = await asyncio.to_thread(deps.runner.run, job, hooks)

@@ -9,7 +9,8 @@ turns into a failed trial with the reason, and the next trial gets a fresh child
 
 Pipe protocol: the parent sends ``("run", TrialJob)``, ``("control", ControlRequest)``,
 ``("judged", epoch)`` (the pruner's latest verdict) or ``("exit",)``; the child answers
-``("started", architecture, parameter_count)``, ``("epoch", EpochTelemetry)`` and finally
+``("data", notes)`` (the dataset's notes), ``("started", architecture, parameter_count)``,
+``("epoch", EpochTelemetry)`` and finally
 ``("outcome", TrialOutcome, rss_mb)``.
 """
 
@@ -87,6 +88,7 @@ def serve_trials(conn: Connection, settings: TrainerSettings, artifacts: Artifac
         link = _ParentLink(conn, settings.verdict_timeout_seconds)
         hooks = TrialHooks(
             started=lambda architecture, count: conn.send(("started", architecture, count)),
+            data_loaded=lambda notes: conn.send(("data", notes)),
             epoch_completed=lambda telemetry: conn.send(("epoch", telemetry)),
             control=link.control,
             await_verdict=link.await_verdict,
@@ -129,6 +131,8 @@ class ProcessTrialRunner:
                 kind: str = message[0]
                 if kind == "started":
                     hooks.started(message[1], message[2])
+                elif kind == "data":
+                    hooks.data_loaded(message[1])
                 elif kind == "epoch":
                     epochs += 1
                     hooks.epoch_completed(message[1])

@@ -42,6 +42,8 @@ class TrialHooks:
     """Called after an epoch that is not the last: returns once the pruner judged it (or after a timeout)."""
     judged: Callable[[], int] = lambda: 0
     """The last epoch the pruner has judged (what a trial process is told)."""
+    data_loaded: Callable[[list[str]], None] = lambda notes: None
+    """Called before ``started`` with the dataset's notes, one line each (files skipped, how it was split)."""
 
 
 @dataclass(frozen=True)

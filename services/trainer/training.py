@@ -24,6 +24,7 @@ from services.runtime.errors import TrialFailure, UserInputError
 from services.trainer.control import EarlyStopping, EpochDecision, StopReason, decide
 from services.trainer.data_access import resolve_data_dir
 from services.trainer.dataset_cache import DatasetCache
+from services.trainer.datasets import LoadOptions
 from services.trainer.memory import release_trial_memory
 from services.trainer.models.builder import BuiltModel, build_model
 from services.trainer.models.params import TrialParams
@@ -119,9 +120,15 @@ class KerasTrialRunner:
     def _train(self, job: TrialJob, hooks: TrialHooks) -> TrialOutcome:
         request = job.request
         data_dir = resolve_data_dir(request.data_dir, self._settings)
+        options = LoadOptions(request.on_bad_files, request.text_column, request.label_column)
         splits = self._cache.get(
-            request.dataset, data_dir, request.max_samples, allow_download=self._settings.allow_download
+            request.dataset,
+            data_dir,
+            request.max_samples,
+            allow_download=self._settings.allow_download,
+            options=options,
         )
+        hooks.data_loaded(splits.note_lines())
         if request.seed is not None:
             keras.utils.set_random_seed(request.seed)
         params = TrialParams(request.params)

@@ -129,13 +129,21 @@ def _points(records: list[TrialPointRecord]) -> list[TrialPoint]:
 
 
 def downsample(points: list[TrialPoint], at_most: int) -> list[TrialPoint]:
-    """At most ``at_most`` points, in order: the first and the last, every improvement of the best score,
-    and evenly spaced others."""
+    """At most ``at_most`` points, in order: the first and the last, every improvement of the best score
+    (evenly thinned should there be more of them than room), and evenly spaced others."""
     if len(points) <= at_most:
         return points
-    keep = {0, len(points) - 1}
-    keep |= {i for i in range(1, len(points)) if points[i].best_score != points[i - 1].best_score}
-    if len(keep) < at_most:
-        step = len(points) / (at_most - len(keep))
-        keep |= {int(k * step) for k in range(at_most - len(keep))}
-    return [points[i] for i in sorted(keep)[:at_most]]
+    last = len(points) - 1
+    marks = [i for i in range(1, last) if points[i].best_score != points[i - 1].best_score]
+    if len(marks) + 2 >= at_most:
+        chosen = [0, *_evenly(marks, at_most - 2), last]
+    else:
+        kept = {0, last, *marks}
+        others = [i for i in range(len(points)) if i not in kept]
+        chosen = sorted(kept | set(_evenly(others, at_most - len(kept))))
+    return [points[i] for i in chosen]
+
+
+def _evenly(indices: list[int], count: int) -> list[int]:
+    step = len(indices) / count if count else 0
+    return [indices[int(k * step)] for k in range(count)] if count < len(indices) else indices

@@ -1,8 +1,10 @@
-"""``report.md``: the study config, the best trial with its health breakdown and alerts, how every
-trial was scored, outcome counts with failure reasons, and links to every plot and file."""
+"""``report.md``: the study config, what the trainer said about the data (files skipped or ignored,
+how it was split), the best trial with its health breakdown and alerts, how every trial was scored,
+outcome counts with failure reasons, and links to every plot and file."""
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
@@ -90,6 +92,26 @@ def _config(view: StudyView) -> list[str]:
     overridden = {p.name for p in view.config.search_space}
     lines += ["Search space" + (f" (overridden: {', '.join(sorted(overridden))})" if overridden else "") + ":", ""]
     return lines + _table(["parameter", "type", "values"], rows)
+
+
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>])")
+
+
+def _plain(text: str) -> str:
+    """``text`` shown as it is (a file name's ``*`` or ``_`` is no emphasis)."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
+
+
+def _data(view: StudyView) -> list[str]:
+    """The data notes as a list; an indented line (a file of a listing) is an item of the line above it."""
+    notes = view.study.data_notes
+    if not notes:
+        return []
+    lines = ["## Data", ""]
+    for note in notes:
+        nested = note[:1].isspace() and len(lines) > 2
+        lines.append(("  - " if nested else "- ") + _plain(note.strip()))
+    return [*lines, ""]
 
 
 def _outcome(view: StudyView) -> list[str]:
@@ -252,6 +274,7 @@ def render_report(view: StudyView, plots: PlotIndex, importance: Importance, mod
     sections = (
         _summary(view),
         _config(view),
+        _data(view),
         _outcome(view),
         _best(view, plots, model_note),
         _scores(view),

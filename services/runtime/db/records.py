@@ -35,6 +35,8 @@ class StudyRecord:
     counts: dict[str, int] = field(default_factory=dict)
     owner: str | None = None
     """The name of the API token that submitted it (None: the CLI, or the single admin token)."""
+    data_notes: list[str] = field(default_factory=list)
+    """What the trainer said about the study's data (files skipped or ignored, how it was split), one line each."""
 
 
 @dataclass(frozen=True, slots=True)

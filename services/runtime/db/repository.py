@@ -179,6 +179,12 @@ class ReadModelRepository:
         with self._write() as conn:
             return conn.execute(update(studies).where(studies.c.study_id == study_id).values(values)).rowcount > 0
 
+    def set_study_data_notes(self, study_id: str, notes: Sequence[str]) -> bool:
+        """Replace what is known about the study's data (one line per entry); False if no such study."""
+        values = {"data_notes": list(notes)}
+        with self._write() as conn:
+            return conn.execute(update(studies).where(studies.c.study_id == study_id).values(values)).rowcount > 0
+
     def reopen_study(self, study_id: str) -> bool:
         """A resumed study runs again: state ``running``, no end time or reason; False if no such study."""
         values = {"state": "running", "completed_at": None, "reason": None}

@@ -31,6 +31,7 @@ def study_record(row: RowMapping) -> StudyRecord:
         reason=row["reason"],
         counts=dict(row["counts"] or {}),
         owner=row["owner"],
+        data_notes=[str(note) for note in row["data_notes"] or []],
     )
 
 

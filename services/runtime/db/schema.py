@@ -55,6 +55,7 @@ studies = Table(
     Column("reason", Text, nullable=True),
     Column("counts", JSON(none_as_null=True), nullable=True),
     Column("owner", String(64), nullable=True, index=True),
+    Column("data_notes", JSON(none_as_null=True), nullable=True),
 )
 
 trials = Table(

@@ -6,6 +6,7 @@ from services.trainer.datasets.base import (
     PAD_INDEX,
     DatasetInfo,
     DatasetSplits,
+    LoadOptions,
     Split,
 )
 from services.trainer.datasets.errors import DatasetError
@@ -19,6 +20,7 @@ __all__ = [
     "DatasetError",
     "DatasetInfo",
     "DatasetSplits",
+    "LoadOptions",
     "Split",
     "describe_datasets",
     "load_dataset",

@@ -8,6 +8,7 @@ import numpy as np
 import numpy.typing as npt
 
 from contracts.enums import DatasetName, Modality
+from contracts.study import BadFilePolicy
 
 # Text datasets hold word-index sequences: 0 = padding, 1 = out-of-vocabulary, and words ranked
 # by frequency in the training split from 2 upwards (2 = most frequent). The trainer maps every
@@ -15,6 +16,15 @@ from contracts.enums import DatasetName, Modality
 PAD_INDEX = 0
 OOV_INDEX = 1
 FIRST_WORD_INDEX = 2
+
+
+@dataclass(frozen=True)
+class LoadOptions:
+    """How user data is read: what to do with unreadable images, which CSV columns hold text and label."""
+
+    on_bad_files: BadFilePolicy = BadFilePolicy.SKIP
+    text_column: str = "text"
+    label_column: str = "label"
 
 
 @dataclass(frozen=True)
@@ -39,10 +49,16 @@ class DatasetSplits:
     input_shape: tuple[int, ...] = ()
     source: str = ""
     notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    """Problems the user should fix (files skipped); like ``notes``, an entry may hold several lines."""
 
     @property
     def num_classes(self) -> int:
         return len(self.class_names)
+
+    def note_lines(self) -> list[str]:
+        """Warnings, then notes, one line each (lines of a listing keep their indent)."""
+        return [line.rstrip() for note in (*self.warnings, *self.notes) for line in note.splitlines() if line.strip()]
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from contracts.enums import DATASET_MODALITY, DatasetName, Modality
+from services.trainer.datasets.base import LoadOptions
 from services.trainer.datasets.cifar import CIFAR10, CIFAR100, find_cifar
 from services.trainer.datasets.digits import find_digits
 from services.trainer.datasets.gtsrb import find_gtsrb
@@ -61,7 +62,11 @@ GTSRB_NAMES = (
 
 @dataclass(frozen=True)
 class DatasetSpec:
-    """One dataset: how to describe it, which files it accepts and how to find them under a data directory."""
+    """One dataset: how to describe it, which files it accepts and how to find them under a data directory.
+
+    ``find(data_dir, options)`` lists the sources found; ``options`` matter to the user-data kinds and
+    to image folders (what to do with unreadable files).
+    """
 
     name: DatasetName
     description: str
@@ -69,7 +74,7 @@ class DatasetSpec:
     expected: str
     class_names: tuple[str, ...] | None
     input_shape: tuple[int, ...] | None
-    find: Callable[[Path], list[Source]]
+    find: Callable[[Path, LoadOptions], list[Source]]
     url: str | None = None
     user_data: bool = False
     needs_dir: bool = True
@@ -83,36 +88,38 @@ def _keep(*sources: Source | None) -> list[Source]:
     return [s for s in sources if s is not None]
 
 
-def _mnist_like(name: str, csv_prefix: str, aliases: tuple[str, ...] = ()) -> Callable[[Path], list[Source]]:
-    def find(data_dir: Path) -> list[Source]:
+def _mnist_like(
+    name: str, csv_prefix: str, aliases: tuple[str, ...] = ()
+) -> Callable[[Path, LoadOptions], list[Source]]:
+    def find(data_dir: Path, options: LoadOptions) -> list[Source]:
         dirs = search_dirs(data_dir, name, aliases)
         return _keep(*(find_idx(d, 10) for d in dirs), *(find_kaggle_csv(d, csv_prefix, 10) for d in dirs))
 
     return find
 
 
-def _cifar10(data_dir: Path) -> list[Source]:
+def _cifar10(data_dir: Path, options: LoadOptions) -> list[Source]:
     dirs = search_dirs(data_dir, "cifar10", ("cifar-10",))
-    folders = find_builtin_folders("cifar10", dirs, CIFAR10_NAMES, (32, 32), 3)
+    folders = find_builtin_folders("cifar10", dirs, CIFAR10_NAMES, (32, 32), 3, options.on_bad_files)
     return _keep(*(find_cifar(d, CIFAR10, CIFAR10_NAMES) for d in dirs), folders)
 
 
-def _cifar100(data_dir: Path) -> list[Source]:
+def _cifar100(data_dir: Path, options: LoadOptions) -> list[Source]:
     dirs = search_dirs(data_dir, "cifar100", ("cifar-100",))
-    folders = find_builtin_folders("cifar100", dirs, CIFAR100_NAMES, (32, 32), 3)
+    folders = find_builtin_folders("cifar100", dirs, CIFAR100_NAMES, (32, 32), 3, options.on_bad_files)
     return _keep(*(find_cifar(d, CIFAR100, CIFAR100_NAMES) for d in dirs), folders)
 
 
-def _gtsrb(data_dir: Path) -> list[Source]:
+def _gtsrb(data_dir: Path, options: LoadOptions) -> list[Source]:
     return _keep(find_gtsrb(search_dirs(data_dir, "gtsrb", ("GTSRB",), ("GTSRB",)), len(GTSRB_NAMES)))
 
 
-def _imdb(data_dir: Path) -> list[Source]:
+def _imdb(data_dir: Path, options: LoadOptions) -> list[Source]:
     dirs = search_dirs(data_dir, "imdb")
     return _keep(*(find_aclimdb(d) for d in dirs), *(find_imdb_npz(d) for d in dirs))
 
 
-def _reuters(data_dir: Path) -> list[Source]:
+def _reuters(data_dir: Path, options: LoadOptions) -> list[Source]:
     dirs = search_dirs(data_dir, "reuters")
     return _keep(*(find_sgml(d) for d in dirs), *(find_reuters_npz(d) for d in dirs))
 
@@ -202,7 +209,7 @@ SPECS: dict[DatasetName, DatasetSpec] = {
             "nothing (bundled with scikit-learn)",
             DIGIT_NAMES,
             (8, 8, 1),
-            lambda _: [find_digits()],
+            lambda data_dir, options: [find_digits()],
             needs_dir=False,
         ),
         DatasetSpec(
@@ -212,17 +219,18 @@ SPECS: dict[DatasetName, DatasetSpec] = {
             "<data_dir>/<class>/*.jpg|png|ppm|pgm|bmp",
             None,
             None,
-            lambda data_dir: [find_user_image_folder(data_dir)],
+            lambda data_dir, options: [find_user_image_folder(data_dir, options.on_bad_files)],
             user_data=True,
         ),
         DatasetSpec(
             DatasetName.TEXT_CSV,
-            "your text: a CSV file with a header holding 'text' and 'label' columns",
+            "your text: a CSV file with a header holding 'text' and 'label' columns (or those named by "
+            "text_column= and label_column=)",
             ("text CSV",),
             "<data_dir> = a .csv file (or a folder holding exactly one) with columns text,label",
             None,
             None,
-            lambda data_dir: [find_text_csv(data_dir)],
+            lambda data_dir, options: [find_text_csv(data_dir, options.text_column, options.label_column)],
             user_data=True,
         ),
     )

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from contracts.enums import DatasetName, Modality
-from services.trainer.datasets.base import DatasetInfo, DatasetSplits, Split
+from services.trainer.datasets.base import DatasetInfo, DatasetSplits, LoadOptions, Split
 from services.trainer.datasets.catalog import SPECS, DatasetSpec
 from services.trainer.datasets.download import DOWNLOADS, download_missing
 from services.trainer.datasets.errors import DatasetError
@@ -51,13 +51,13 @@ def _not_found(spec: DatasetSpec, data_dir: Path) -> DatasetError:
     return DatasetError("\n".join(lines))
 
 
-def find_source(spec: DatasetSpec, data_dir: Path | None) -> Source:
+def find_source(spec: DatasetSpec, data_dir: Path | None, options: LoadOptions | None = None) -> Source:
     """The source ``load_dataset`` would use: the one with the most samples among those found."""
     if data_dir is None:
         if spec.needs_dir:
             raise DatasetError(f"{spec.name.value}: no data directory given; pass the folder that holds its files")
         data_dir = Path(".")
-    sources = spec.find(data_dir)
+    sources = spec.find(data_dir, options or LoadOptions())
     if not sources:
         raise _not_found(spec, data_dir)
     return max(sources, key=lambda s: s.num_samples)  # the first one wins a tie
@@ -72,11 +72,13 @@ def load_dataset(
     validation_fraction: float = 0.15,
     test_fraction: float = 0.15,
     allow_download: bool = False,
+    options: LoadOptions | None = None,
 ) -> DatasetSplits:
     """Load ``name`` from its original files under ``data_dir`` into train/validation/test splits.
 
     ``max_samples`` caps the training split (stratified). ``allow_download`` fetches missing official
-    files into ``data_dir/<name>/`` first. Missing or corrupt data raises ``DatasetError``.
+    files into ``data_dir/<name>/`` first. ``options`` say how user data is read (unreadable images,
+    CSV columns). Missing or corrupt data raises ``DatasetError``.
     """
     dataset = _parse_name(name)
     spec = SPECS[dataset]
@@ -87,7 +89,7 @@ def load_dataset(
         if data_dir is None:
             raise DatasetError(f"{dataset.value}: downloads need a data directory to put the files in")
         download_missing(dataset, data_dir / dataset.value)
-    source = find_source(spec, data_dir)
+    source = find_source(spec, data_dir, options)
     raw = source.load()
     rng = np.random.default_rng(DEFAULT_SEED if seed is None else seed)
     return _assemble(spec, source, raw, rng, max_samples, validation_fraction, test_fraction)
@@ -105,6 +107,8 @@ def _assemble(
     name = spec.name.value
     class_names = raw.class_names or list(spec.class_names or ())
     notes = list(raw.notes)
+    for warning in raw.warnings:
+        log.info("%s", warning)
     for part in (raw.train, raw.test):
         if part is not None and len(part) and (part.y.min() < 0 or part.y.max() >= len(class_names)):
             raise DatasetError(f"{name}: labels in {source.location} fall outside the {len(class_names)} classes")
@@ -140,6 +144,7 @@ def _assemble(
         input_shape=input_shape,
         source=source.describe(),
         notes=notes,
+        warnings=list(raw.warnings),
     )
 
 

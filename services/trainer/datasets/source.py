@@ -31,6 +31,7 @@ class RawData:
     test: RawSplit | None
     class_names: list[str]
     notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

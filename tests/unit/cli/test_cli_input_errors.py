@@ -1,4 +1,5 @@
-"""Bad input to ``hpo optimize`` is one clear line on stderr, exit code 2, no traceback, no files."""
+"""Bad input to ``hpo optimize`` is one clear error on stderr (a short first line, hints indented below
+it), exit code 2, no traceback, no files."""
 
 from __future__ import annotations
 
@@ -25,6 +26,8 @@ BAD_INPUTS = {
     "not key=value": (["digits"], "not key=value"),
     "missing data dir": (["dataset=mnist", "data_dir=/definitely/not/here"], "does not exist"),
     "user folder without data_dir": (["dataset=image_folder"], "needs data_dir"),
+    "health weight not a number": (["health_weight=nan"], "health_weight must be a number in [0, 1]"),
+    "study name that climbs out": (["study_name=../x"], "study_name=../x: use 1-100 letters"),
 }
 
 
@@ -36,7 +39,8 @@ def test_bad_input_is_one_line_and_exit_2(name: str, capsys: pytest.CaptureFixtu
     assert code == EXIT_USAGE
     assert expected in err
     assert "Traceback" not in err
-    assert len(err.strip().splitlines()) == 1
+    first, *hints = err.strip().splitlines()
+    assert first.startswith("error: ") and len(first) <= 120 and all(line.startswith("  ") for line in hints)
     assert not (tmp_path / "out").exists(), "nothing may be written for a rejected request"
 
 
@@ -106,3 +110,34 @@ def test_help_lists_every_option_with_its_default() -> None:
     ):
         assert f"  {key} " in out
     assert "default 0.3" in out and "tpe|random|cmaes|gp|grid" in out
+
+
+@pytest.mark.parametrize("where", ["/proc/x", "a file", "inside a file"])
+def test_an_unwritable_output_dir_is_one_line_before_anything_loads(
+    where: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "file").write_text("x")
+    output_dir = {"/proc/x": "/proc/x", "a file": str(tmp_path / "file"), "inside a file": str(tmp_path / "file/x")}
+    code = main(["optimize", "dataset=mnist", "data_dir=/definitely/not/here", f"output_dir={output_dir[where]}"])
+    err = capsys.readouterr().err
+    assert code == EXIT_USAGE and len(err.strip().splitlines()) == 1 and "output_dir" in err, err
+    assert "does not exist" not in err, "checked before the data"
+
+
+def test_an_unknown_search_space_parameter_is_refused_with_a_suggestion(tmp_path: Path) -> None:
+    path = tmp_path / "space.yaml"
+    path.write_text("learnin_rate: {type: float, low: 0.001, high: 0.01}\n")
+    with pytest.raises(UserInputError) as refused:
+        parse_assignments(["dataset=digits"], str(path))
+    message = str(refused.value)
+    assert "unknown parameter 'learnin_rate'" in message and "did you mean 'learning_rate'?" in message
+    assert "known: conv_blocks, filters" in message
+
+
+def test_a_long_error_is_a_short_first_line_then_its_hints(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["optimize", "dataset=mnist", f"data_dir={tmp_path}", f"output_dir={tmp_path / 'out'}"]) == EXIT_USAGE
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert lines[0] == f"error: mnist: no data found in {tmp_path / 'mnist'} and {tmp_path}"
+    assert any("get them from https://" in line for line in lines[1:]) and all(
+        line.startswith("  ") for line in lines[1:]
+    )

@@ -19,6 +19,10 @@ from contracts.events import (
     StudyCompletedData,
     StudyCreated,
     StudyCreatedData,
+    StudyResumed,
+    StudyResumedData,
+    StudyResumeRequested,
+    StudyResumeRequestedData,
     StudyStopRequested,
     StudyStopRequestedData,
     TrialCompleted,
@@ -44,7 +48,7 @@ from contracts.events import (
 )
 from contracts.health import HealthAlert, HealthAssessment
 from contracts.search_space import ParamSpec
-from contracts.study import StudyConfig
+from contracts.study import BadFilePolicy, StudyConfig
 from contracts.telemetry import EpochTelemetry, Histogram, TrialMetrics
 from tests.support.telemetry import epoch_telemetry, health_assessment, layer_telemetry, trial_metrics
 
@@ -117,6 +121,11 @@ def _samples() -> dict[str, EventEnvelope]:
     events: list[EventEnvelope] = [
         StudyCreated(**study, correlation_id="corr-1", data=StudyCreatedData(study_name="demo", config=config)),
         StudyStopRequested(**study, data=StudyStopRequestedData(reason="enough")),
+        StudyResumeRequested(**study, data=StudyResumeRequestedData(reason="go on")),
+        StudyResumed(
+            **study,
+            data=StudyResumedData(completed_trials=2, pruned_trials=1, failed_trials=0, remaining_trials=3),
+        ),
         StudyCompleted(
             **study,
             data=StudyCompletedData(
@@ -143,9 +152,20 @@ def _samples() -> dict[str, EventEnvelope]:
                 objective=Objective.VAL_ACCURACY,
                 mode=Mode.HEALTH,
                 retry_of="trial-0",
+                on_bad_files=BadFilePolicy.FAIL,
+                text_column="review",
+                label_column="stars",
             ),
         ),
-        TrialStarted(**trial, data=TrialStartedData(trainer_id="tr-1", trial_number=0, parameter_count=1000)),
+        TrialStarted(
+            **trial,
+            data=TrialStartedData(
+                trainer_id="tr-1",
+                trial_number=0,
+                parameter_count=1000,
+                data_notes=["image_folder: skipped 1 of 9 image files in /data:", "  a/b.png: truncated"],
+            ),
+        ),
         TrialHeartbeat(**trial, data=TrialHeartbeatData(trainer_id="tr-1", epoch=1)),
         TrialEpochCompleted(
             **trial,

@@ -17,6 +17,8 @@ from contracts.study import StudyConfig
 PUBLISHERS = {
     "study.created": {"api"},
     "study.stop_requested": {"api"},
+    "study.resume_requested": {"api"},
+    "study.resumed": {"scheduler"},
     "trial.requested": {"scheduler"},
     "trial.control": {"scheduler"},
     "study.completed": {"scheduler"},
@@ -135,7 +137,7 @@ def test_routes_cover_every_event_type() -> None:
 def test_publishers_follow_the_design(event_type: str) -> None:
     publishers = set(ROUTES[event_type].publishers) - {"cli"}
     assert publishers == PUBLISHERS[event_type]
-    assert ROUTES[event_type].consumers
+    assert ROUTES[event_type].consumers(event_type)
 
 
 def test_asyncapi_document_shape(asyncapi: dict[str, Any]) -> None:
@@ -177,7 +179,7 @@ def test_asyncapi_message_per_event_type(cls: type[EventEnvelope], asyncapi: dic
         for op in document["operations"].values()
         if op["action"] == "receive" and op["messages"][0]["$ref"].endswith(f"/messages/{event_type}")
     }
-    assert receivers == {c.service for c in ROUTES[event_type].consumers}
+    assert receivers == {c.service for c in ROUTES[event_type].consumers(event_type)}
 
 
 def test_every_asyncapi_reference_resolves(asyncapi: dict[str, Any]) -> None:

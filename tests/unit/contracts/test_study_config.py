@@ -137,11 +137,15 @@ def test_every_dataset_has_a_modality_and_a_search_space(dataset: DatasetName) -
 
 def test_effective_search_space_applies_overrides() -> None:
     override = ParamSpec(name="dropout", type="float", low=0.1, high=0.2)
-    extra = ParamSpec(name="warmup", type="int", low=0, high=3)
-    config = StudyConfig(dataset="imdb", search_space=[override, extra])
+    config = StudyConfig(dataset="imdb", search_space=[override])
     space = config.effective_search_space()
-    assert space.names() == [*LSTM_SEARCH_SPACE.names(), "warmup"]
+    assert space.names() == LSTM_SEARCH_SPACE.names()
     assert next(p for p in space.params if p.name == "dropout") == override
+
+
+def test_a_parameter_the_model_builder_does_not_know_is_refused() -> None:
+    with pytest.raises(ValidationError, match="unknown parameter 'warmup' for text models; known: embedding_dim"):
+        StudyConfig(dataset="imdb", search_space=[ParamSpec(name="warmup", type="int", low=0, high=3)])
 
 
 def test_study_config_round_trips_through_json() -> None:

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from contracts.enums import DatasetName
-from services.trainer.datasets import DatasetError, load_dataset
+from contracts.study import BadFilePolicy
+from services.trainer.datasets import DatasetError, LoadOptions, load_dataset
 from services.trainer.datasets.catalog import CIFAR10_NAMES, CIFAR100_NAMES, GTSRB_NAMES
 
 
@@ -132,8 +133,10 @@ def test_unreadable_image_names_the_file(tmp_path, make):
         for i in range(3):
             make.write_image(tmp_path / cls / f"{i}.png", (8, 8))
     (tmp_path / "b" / "broken.png").write_bytes(b"\x89PNG garbage")
-    with pytest.raises(DatasetError, match=r"broken\.png: unreadable image"):
-        load_dataset(DatasetName.IMAGE_FOLDER, tmp_path)
+    strict = LoadOptions(on_bad_files=BadFilePolicy.FAIL)
+    with pytest.raises(DatasetError, match=r"1 of 7 image files .* cannot be read(.|\n)*b/broken\.png: cannot"):
+        load_dataset(DatasetName.IMAGE_FOLDER, tmp_path, options=strict)
+    assert "b/broken.png" in load_dataset(DatasetName.IMAGE_FOLDER, tmp_path).warnings[0]  # skipped by default
 
 
 def _gtsrb_train(root, make, class_id, n, size, csv_size):

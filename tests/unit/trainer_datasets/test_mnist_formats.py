@@ -83,8 +83,12 @@ def test_missing_files_name_what_and_where(tmp_path):
     with pytest.raises(DatasetError) as err:
         load_dataset(DatasetName.MNIST, tmp_path)
     message = str(err.value)
-    assert isinstance(err.value, UserInputError) and "\n" not in message
-    assert message.startswith("mnist: no data found in") and "IDX or Kaggle CSV" in message
+    first, *hints = message.splitlines()
+    assert (
+        isinstance(err.value, UserInputError)
+        and first == f"mnist: no data found in {tmp_path / 'mnist'} and {tmp_path}"
+    )
+    assert all(line.startswith("  ") for line in hints) and "IDX or Kaggle CSV" in message
     assert str(tmp_path / "mnist") in message and "train-images-idx3-ubyte" in message and "mnist_test.csv" in message
     assert "https://" in message
 

@@ -126,7 +126,8 @@ def test_text_csv(tmp_path):
     assert data.class_names == ["neg", "pos"]
     assert len(data.train) + len(data.validation) + len(data.test) == 20
     assert data.validation.x[0].dtype == np.int32
-    assert "no separate test split" in data.notes[0]
+    assert "20 rows used" in data.notes[0] and "dropped 1 empty row (1 with an empty text)" in data.notes[0]
+    assert "no separate test split" in data.notes[1]
 
 
 def test_text_csv_numeric_labels_sort_numerically(tmp_path):

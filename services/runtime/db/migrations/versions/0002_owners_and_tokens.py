@@ -1,4 +1,4 @@
-"""owners of studies and named API tokens
+"""owners of studies, named API tokens, and the data notes of a study
 
 Revision ID: 0002_owners_and_tokens
 Revises: 0001_read_models
@@ -25,6 +25,7 @@ def upgrade() -> None:
     with op.batch_alter_table("hpo_studies") as batch:
         batch.add_column(sa.Column("owner", sa.String(64), nullable=True))
         batch.create_index("ix_hpo_studies_owner", ["owner"])
+        batch.add_column(sa.Column("data_notes", sa.JSON(none_as_null=True), nullable=True))
     op.create_table(
         "hpo_api_tokens",
         sa.Column("name", sa.String(64), nullable=False),
@@ -42,5 +43,6 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("hpo_api_tokens")
     with op.batch_alter_table("hpo_studies") as batch:
+        batch.drop_column("data_notes")
         batch.drop_index("ix_hpo_studies_owner")
         batch.drop_column("owner")
