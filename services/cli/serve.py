@@ -16,6 +16,8 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from prometheus_client import CollectorRegistry, disable_created_metrics
+
 from contracts.topology import DURABLE_QUEUES
 from services.runtime.artifacts.local import LocalArtifactStore
 from services.runtime.artifacts.port import ArtifactStore
@@ -68,21 +70,26 @@ def artifact_store(settings: ObjectStoreSettings) -> ArtifactStore:
     return LocalArtifactStore(settings.artifacts_dir)
 
 
-def starter_for(name: str) -> Starter:
-    """The bootstrap of one service with its own settings; only what that service needs is read."""
+def starter_for(name: str, registry: CollectorRegistry | None = None) -> Starter:
+    """The bootstrap of one service with its own settings; only what that service needs is read.
+    ``registry``: where the service's domain metrics go (the one ``/metrics`` exports)."""
+    registry = registry or CollectorRegistry()
     if name == "scheduler":
+        from services.runtime.observability.studies import StudyMetrics
         from services.scheduler import bootstrap as scheduler
         from services.scheduler.settings import SchedulerSettings
 
         scheduler_settings = load(SchedulerSettings, prefix="HPO_SCHEDULER_")
-        return lambda bus: scheduler.start(bus, scheduler_settings)
+        return lambda bus: scheduler.start(bus, scheduler_settings, StudyMetrics(registry))
     if name == "health":
         from services.health import bootstrap as health
         from services.health.settings import HealthSettings
+        from services.runtime.observability.health import HealthMetrics
 
         health_settings = load(HealthSettings, prefix="HPO_HEALTH_")
-        return lambda bus: health.start(bus, health_settings)
+        return lambda bus: health.start(bus, health_settings, HealthMetrics(registry))
     if name == "trainer":
+        from services.runtime.observability.training import TrainingMetrics
         from services.trainer import bootstrap as trainer
         from services.trainer.settings import TrainerSettings
 
@@ -90,7 +97,8 @@ def starter_for(name: str) -> Starter:
             artifact_store(load(ObjectStoreSettings)),
             load(TrainerSettings, prefix="HPO_TRAINER_"),
         )
-        return lambda bus: trainer.start(bus, store, trainer_settings)
+        metrics = TrainingMetrics(trainer_settings.trainer_id, registry)
+        return lambda bus: trainer.start(bus, store, trainer_settings, metrics=metrics)
     if name == "reporter":
         return _reporter_starter()
     if name == "api":
@@ -158,10 +166,11 @@ async def _migrated_repository(database_url: str) -> ReadModelRepository:
 
 
 async def serve(name: str) -> None:
-    start_service = starter_for(name)
+    disable_created_metrics()  # no *_created series next to every counter
     broker = load(BrokerSettings)
+    metrics = ServiceMetrics(name, queue_prefix=broker.queue_prefix)
+    start_service = starter_for(name, metrics.registry)
     probes_settings = load(ProbeSettings)
-    metrics = ServiceMetrics(name)
     from services.runtime.bus.amqp import AmqpBus
 
     amqp = AmqpBus(
@@ -174,12 +183,12 @@ async def serve(name: str) -> None:
     )
     bus = InstrumentedBus(amqp, metrics)
     running: list[RunningService] = []
-    probes = ProbeServer(
-        metrics.registry,
-        lambda: bool(running) and amqp.is_connected,
-        probes_settings.http_host,
-        probes_settings.http_port,
-    )
+
+    def ready() -> bool:
+        return bool(running) and amqp.is_connected
+
+    metrics.watch(ready, lambda: amqp.is_connected)
+    probes = ProbeServer(metrics.registry, ready, probes_settings.http_host, probes_settings.http_port)
     await probes.start()
     log.info("%s: probes and metrics on port %d", name, probes.port)
     stop = asyncio.Event()

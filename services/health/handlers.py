@@ -15,7 +15,7 @@ failed publish sends what is missing (at the price of a repeated assessment, nev
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from contracts.events import (
     EventEnvelope,
@@ -36,6 +36,7 @@ from services.health.state import HealthState
 from services.runtime.bus.port import Publish
 from services.runtime.errors import FatalError, StaleEvent
 from services.runtime.handlers import HandlerTable
+from services.runtime.observability.health import HealthMetrics
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,7 @@ class HealthDeps:
     publish: Publish
     weights: HealthWeights
     state: HealthState
+    metrics: HealthMetrics = field(default_factory=HealthMetrics)
 
 
 handlers: HandlerTable[HealthDeps] = HandlerTable("health")
@@ -58,6 +60,7 @@ async def on_epoch_completed(event: TrialEpochCompleted, deps: HealthDeps) -> No
     trial = deps.state.record(trial_id, event.data.trial_number, event.data.telemetry, event.study_id)
     if trial is None:
         raise StaleEvent(f"epoch {event.data.telemetry.epoch} of trial {trial_id}, which ended or is foreign")
+    deps.metrics.study_seen(event.study_id)
     assessment = assess(trial.epochs, None, deps.weights)
     await _publish_assessment(event, trial.trial_number, trial.epochs[-1].epoch, False, assessment, deps)
     in_order = trial.epochs[-1].epoch == event.data.telemetry.epoch
@@ -67,6 +70,7 @@ async def on_epoch_completed(event: TrialEpochCompleted, deps: HealthDeps) -> No
             continue
         data = TrialHealthAlertData(trial_number=trial.trial_number, alert=alert)
         await deps.publish(event.follow_up(TrialHealthAlert, data, source=SOURCE))
+        deps.metrics.alert(event.study_id, alert.kind)
         trial.alerted.add(key)
         log.info("trial %s: %s alert: %s", trial_id, alert.kind.value, alert.message)
 
@@ -119,6 +123,7 @@ async def _final(
 ) -> None:
     assessment = assess(epochs, metrics, deps.weights)
     await _publish_assessment(event, trial_number, last_epoch, True, assessment, deps)
+    deps.metrics.assessed(event.study_id, assessment)
     deps.state.finish(_trial_id(event))
 
 

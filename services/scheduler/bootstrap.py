@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from contracts.events import Event
 from contracts.topology import SCHEDULER_QUEUE
 from services.runtime.bus.port import Bus
+from services.runtime.observability.studies import StudyMetrics
 from services.runtime.service import RunningService
 from services.scheduler.handlers import SchedulerDeps, expire_leases, handlers, resume_studies
 from services.scheduler.leases import LeaseTable
@@ -24,8 +25,13 @@ class RunningScheduler(RunningService):
     """What the scheduler holds in memory (its running studies, leases)."""
 
 
-async def start(bus: Bus, settings: SchedulerSettings) -> RunningScheduler:
-    deps = SchedulerDeps(publish=bus.publish, settings=settings, leases=LeaseTable(settings.lease_seconds))
+async def start(bus: Bus, settings: SchedulerSettings, metrics: StudyMetrics | None = None) -> RunningScheduler:
+    deps = SchedulerDeps(
+        publish=bus.publish,
+        settings=settings,
+        leases=LeaseTable(settings.lease_seconds),
+        metrics=metrics or StudyMetrics(),
+    )
     lock = asyncio.Lock()
 
     async def dispatch(event: Event) -> None:

@@ -38,6 +38,7 @@ from contracts.scoring import blended_score
 from services.runtime.bus.port import Publish
 from services.runtime.errors import FatalError, StaleEvent
 from services.runtime.handlers import HandlerTable
+from services.runtime.observability.studies import StudyMetrics
 from services.scheduler.leases import LeaseTable
 from services.scheduler.registry import ActiveStudy, StudyRegistry
 from services.scheduler.settings import SchedulerSettings
@@ -58,6 +59,7 @@ class SchedulerDeps:
     settings: SchedulerSettings
     leases: LeaseTable
     studies: StudyRegistry[StudyRunner] = field(default_factory=StudyRegistry)
+    metrics: StudyMetrics = field(default_factory=StudyMetrics)
 
     @property
     def policy(self) -> SchedulingPolicy:
@@ -84,6 +86,7 @@ async def on_study_created(event: StudyCreated, deps: SchedulerDeps) -> None:
         return
     run = StudyRun(event.study_id, event.data.study_name, config, deps.policy)
     study = deps.studies.add(run, runner)
+    _watch(study, deps)
     log.info("study %s created: %s", event.data.study_name, config.model_dump(exclude_defaults=True))
     await _advance(study, deps)
 
@@ -118,6 +121,7 @@ async def on_resume_requested(event: StudyResumeRequested, deps: SchedulerDeps) 
     for number in run.resume(await asyncio.to_thread(runner.stored_trials)):
         await asyncio.to_thread(runner.tell_failed, number, "lost when the study was interrupted")
     study = deps.studies.add(run, runner)
+    _watch(study, deps)
     for trial_id in run.in_flight:
         deps.leases.renew(trial_id)
     data = StudyResumedData(
@@ -141,6 +145,8 @@ async def on_trial_started(event: TrialStarted, deps: SchedulerDeps) -> None:
         await _supersede(event, deps)
         return
     assert study is not None
+    if not trial.started:
+        deps.metrics.trial(study.run.study_id, "started")
     trial.started = True
     deps.leases.renew(trial.trial_id)
     if study.run.stopping:
@@ -206,6 +212,7 @@ async def on_trial_pruned(event: TrialPruned, deps: SchedulerDeps) -> None:
         return
     attrs = {"trial_id": trial.trial_id, "pruned_at_epoch": event.data.epoch}
     await asyncio.to_thread(study.runner.tell_pruned, trial.number, attrs)
+    deps.metrics.trial(study.run.study_id, "pruned")
     await _close(study, trial, TrialEnd.PRUNED, deps)
 
 
@@ -216,6 +223,7 @@ async def on_trial_failed(event: TrialFailed, deps: SchedulerDeps) -> None:
         _stale(event, deps)
         return
     await asyncio.to_thread(study.runner.tell_failed, trial.number, event.data.reason)
+    deps.metrics.trial(study.run.study_id, "failed")
     await _close(study, trial, TrialEnd.FAILED, deps)
 
 
@@ -238,6 +246,7 @@ async def resume_studies(deps: SchedulerDeps) -> int:
         for number in lost:
             await asyncio.to_thread(runner.tell_failed, number, "lost when the scheduler restarted")
         study = deps.studies.add(run, runner)
+        _watch(study, deps)
         for trial_id in run.in_flight:
             deps.leases.renew(trial_id)
         log.info(
@@ -259,6 +268,7 @@ async def expire_leases(deps: SchedulerDeps) -> None:
         trial, run = expiry.trial, study.run
         log.warning("trial %d of %s: %s", trial.number, run.study_name, expiry.reason)
         await asyncio.to_thread(study.runner.tell_failed, trial.number, expiry.reason)
+        deps.metrics.trial(run.study_id, "failed")
         failed = TrialFailedData(trial_number=trial.number, reason=expiry.reason)
         await deps.publish(TrialFailed(source=SOURCE, study_id=run.study_id, trial_id=trial_id, data=failed))
         await _control(run, trial, ControlAction.SUPERSEDED, f"superseded: {expiry.reason}", deps)
@@ -279,7 +289,14 @@ async def _finish_if_scored(study: Study, trial: TrialInFlight, deps: SchedulerD
     if trial.final_health is not None:
         attrs["overall_health"] = trial.final_health.overall_health
     await asyncio.to_thread(study.runner.tell_completed, trial.number, breakdown.score, attrs)
+    deps.metrics.trial_completed(study.run.study_id, breakdown.score, trial.metrics.training_seconds)
     await _close(study, trial, TrialEnd.COMPLETED, deps)
+
+
+def _watch(study: Study, deps: SchedulerDeps) -> None:
+    """The study's series exist from now on (best score so far included, for a resumed study)."""
+    best = study.runner.best()
+    deps.metrics.study_started(study.run.study_id, study.run.study_name, best.value if best else None)
 
 
 async def _close(study: Study, trial: TrialInFlight, end: TrialEnd, deps: SchedulerDeps) -> None:
@@ -323,6 +340,7 @@ async def _request_trial(study: Study, deps: SchedulerDeps, retry: TrialInFlight
         label_column=config.label_column,
     )
     await deps.publish(TrialRequested(source=SOURCE, study_id=run.study_id, trial_id=trial_id, data=data))
+    deps.metrics.trial(run.study_id, "requested")
 
 
 async def _maybe_complete(study: Study, deps: SchedulerDeps) -> None:
@@ -349,6 +367,7 @@ async def _maybe_complete(study: Study, deps: SchedulerDeps) -> None:
         run.study_name, end.state.value, run.completed, run.pruned, run.failed,
     )  # fmt: skip
     await deps.publish(StudyCompleted(source=SOURCE, study_id=run.study_id, data=data))
+    deps.metrics.study_ended(run.study_id, end.state)
     deps.studies.evict(run.study_id)
 
 

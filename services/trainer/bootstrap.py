@@ -7,8 +7,10 @@ import asyncio
 from contracts.topology import TRAINER_WORK_QUEUE
 from services.runtime.artifacts.port import ArtifactStore
 from services.runtime.bus.port import Bus
+from services.runtime.observability.training import TrainingMetrics
 from services.runtime.service import RunningService
 from services.trainer.dataset_cache import DatasetCache, shared_cache
+from services.trainer.gpu import GpuCollector
 from services.trainer.handlers import TrainerDeps, control_handlers, work_handlers
 from services.trainer.outcome import TrialRunner
 from services.trainer.settings import TrainerSettings
@@ -35,10 +37,21 @@ def control_queue(trainer_id: str) -> str:
 
 
 async def start(
-    bus: Bus, artifacts: ArtifactStore, settings: TrainerSettings, cache: DatasetCache | None = None
+    bus: Bus,
+    artifacts: ArtifactStore,
+    settings: TrainerSettings,
+    cache: DatasetCache | None = None,
+    metrics: TrainingMetrics | None = None,
 ) -> RunningService:
+    """``metrics``: the registry a served trainer exports (GPU readings included, when it has a GPU)."""
     runner = make_runner(settings, artifacts, cache or shared_cache())
-    deps = TrainerDeps(publish=bus.publish, runner=runner, settings=settings)
+    gpus = GpuCollector(settings.trainer_id)
+    if metrics is not None:
+        metrics.registry.register(gpus)
+        await asyncio.to_thread(gpus.start)
+    deps = TrainerDeps(
+        publish=bus.publish, runner=runner, settings=settings, metrics=metrics or TrainingMetrics(settings.trainer_id)
+    )
     control = await bus.subscribe(
         control_queue(settings.trainer_id),
         control_handlers.routing_keys(),
@@ -50,5 +63,6 @@ async def start(
 
     async def close_runner() -> None:
         await asyncio.to_thread(runner.close)
+        await asyncio.to_thread(gpus.stop)
 
     return RunningService(name=f"trainer {settings.trainer_id}", subscriptions=[work, control], closers=[close_runner])

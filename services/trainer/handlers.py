@@ -33,6 +33,7 @@ from contracts.events import (
 from contracts.telemetry import EpochTelemetry
 from services.runtime.bus.port import Publish
 from services.runtime.handlers import HandlerTable
+from services.runtime.observability.training import TrainingMetrics
 from services.trainer.control import ControlBoard, ControlRequest
 from services.trainer.outbox import Outbox
 from services.trainer.outcome import OutcomeKind, TrialHooks, TrialJob, TrialOutcome, TrialRunner
@@ -48,6 +49,7 @@ class TrainerDeps:
     runner: TrialRunner
     settings: TrainerSettings
     board: ControlBoard = field(default_factory=ControlBoard)
+    metrics: TrainingMetrics = field(default_factory=lambda: TrainingMetrics("trainer"))
 
 
 work_handlers: HandlerTable[TrainerDeps] = HandlerTable("trainer.work")
@@ -101,6 +103,7 @@ async def on_trial_requested(event: TrialRequested, deps: TrainerDeps) -> None:
     def epoch_completed(telemetry: EpochTelemetry) -> None:
         nonlocal current_epoch
         current_epoch = telemetry.epoch
+        deps.metrics.epoch_completed(job.study_id, telemetry)
         data = TrialEpochCompletedData(
             trainer_id=trainer_id, trial_number=number, max_epochs=job.request.max_epochs, telemetry=telemetry
         )
@@ -120,6 +123,7 @@ async def on_trial_requested(event: TrialRequested, deps: TrainerDeps) -> None:
             await deps.publish(event.follow_up(TrialHeartbeat, beat, source=SOURCE))
 
     log.info("trial %d started (attempt %d)", number, job.request.attempt)
+    deps.metrics.trial_started(job.study_id, number, job.request.max_epochs)
     beating = asyncio.create_task(heartbeat(), name=f"heartbeat-{job.trial_id}")
     try:
         hooks = TrialHooks(
@@ -137,6 +141,7 @@ async def on_trial_requested(event: TrialRequested, deps: TrainerDeps) -> None:
             reason = f"trainer {trainer_id} could not run the trial: {type(exc).__name__}: {exc}"
             outcome = TrialOutcome(OutcomeKind.FAILED, current_epoch, reason=reason)
     finally:
+        deps.metrics.trial_ended()
         beating.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await beating
