@@ -12,14 +12,15 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 OPTUNA_PREVIOUS_MAJOR ?= 4.9.0
 OPTUNA_PREVIOUS_DIR := .hpo_home/optuna-$(OPTUNA_PREVIOUS_MAJOR)
 
-.PHONY: demo test install lint typecheck imports unit schemas optuna-compat lock clean
+.PHONY: demo test install lint typecheck imports unit schemas dashboards optuna-compat lock clean
 
 LOCK := requirements/dev.lock
 
+# grafana-client pulls urllib3-future: built from source with URLLIB3_NO_OVERRIDE=1 it leaves urllib3 alone.
 $(INSTALLED): pyproject.toml $(LOCK)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -c $(LOCK) -e '.[dev]'
+	URLLIB3_NO_OVERRIDE=1 $(BIN)/pip install --quiet --no-binary urllib3-future -c $(LOCK) -e '.[dev]'
 	touch $(INSTALLED)
 
 ## Re-resolve every dependency (after changing pyproject.toml) into the lock that installs use.
@@ -46,8 +47,8 @@ optuna-compat: $(INSTALLED)
 	PYTHONPATH=$(OPTUNA_PREVIOUS_DIR) $(BIN)/pytest -q tests/contract/optuna_record tests/unit/scheduler -m "not slow"
 
 lint: $(INSTALLED)
-	$(BIN)/ruff check contracts services tests benchmarks
-	$(BIN)/ruff format --check contracts services tests benchmarks
+	$(BIN)/ruff check contracts services dashboards tests benchmarks
+	$(BIN)/ruff format --check contracts services dashboards tests benchmarks
 
 typecheck: $(INSTALLED)
 	$(BIN)/mypy
@@ -57,6 +58,10 @@ imports: $(INSTALLED)
 
 schemas: $(INSTALLED)
 	$(BIN)/python -m contracts.schema_export
+
+## Regenerate the Grafana dashboards' JSON (and dashboards/METRICS.md) from the code in dashboards/.
+dashboards: $(INSTALLED)
+	$(BIN)/python -m dashboards.generate
 
 clean:
 	rm -rf $(VENV) .hpo_home .mypy_cache .ruff_cache
