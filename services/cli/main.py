@@ -137,6 +137,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--database-url", default=None, help="SQLAlchemy URL (default: HPO_DATABASE_URL or its default)"
     )
     upgrade.add_argument("--env-file", default=None, help="KEY=VALUE file loaded before the environment is read")
+    from services.cli.dashboards import add_dashboards_parser
+
+    add_dashboards_parser(commands)
     return parser
 
 
@@ -177,6 +180,10 @@ def main(argv: list[str] | None = None) -> int:
             return _db_upgrade(args.database_url, args.env_file, console)
         if args.command == "tokens":
             return _tokens(args, console)
+        if args.command == "dashboards":
+            from services.cli.dashboards import run_dashboards
+
+            return run_dashboards(args, console)
         parser.print_help()
         return EXIT_USAGE
     except UserInputError as exc:

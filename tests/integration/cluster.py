@@ -27,10 +27,13 @@ class Processes:
     def __init__(self, env: dict[str, str], logs: Path) -> None:
         self.env, self.logs = env, logs
         self.running: list[tuple[str, subprocess.Popen[bytes]]] = []
+        self.ports: dict[str, int] = {}
+        """Each process's probe port (/healthz, /readyz, /metrics), by name."""
 
     def start(self, service: str, name: str, port: int, **extra: str) -> None:
         log = (self.logs / f"{name}.log").open("wb")
         env = {**self.env, "HPO_HTTP_PORT": str(port), **extra}
+        self.ports[name] = port
         command = [sys.executable, "-m", "services.cli.main", "serve", service]
         self.running.append((name, subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=log)))
 
