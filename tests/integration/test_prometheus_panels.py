@@ -69,7 +69,7 @@ def _choose_variables(
             assert dict(options)["panels"] == study_id, options  # the study's name is what a person picks
             chosen["study"] = study_id
         elif variable.name == "trainer":
-            assert {KERAS_TRAINER, *SYNTHETIC_TRAINERS} <= values, options
+            assert KERAS_TRAINER in values and values & set(SYNTHETIC_TRAINERS), options
             chosen["trainer"] = KERAS_TRAINER
         elif variable.name == "service":
             assert {"scheduler", "health", "reporter", "trainer"} <= values, options
