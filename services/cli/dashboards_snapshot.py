@@ -142,9 +142,8 @@ def _render(charts: Sequence[Chart], title: str, end: float, output: Path) -> No
     for ax, chart in zip(axes.flat, charts, strict=False):
         ax.set_title(chart.title, fontsize=10)
         ax.set_xlim(datetime.fromtimestamp(start), datetime.fromtimestamp(end))
-        locator = mdates.AutoDateLocator(maxticks=6)
-        ax.xaxis.set_major_locator(locator)
-        ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+        ax.xaxis.set_major_locator(mdates.AutoDateLocator(maxticks=6))
+        ax.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M:%S" if end - start < 86400 else "%m-%d %H:%M"))
         ax.tick_params(labelsize=8)
         ax.grid(alpha=0.3)
         if not chart.lines:
