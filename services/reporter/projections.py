@@ -410,6 +410,7 @@ async def on_study_completed(event: StudyCompleted, deps: ReporterDeps) -> None:
         results_root=deps.settings.results_root,
         dpi=deps.settings.plot_dpi,
         workers=deps.settings.plot_workers,
+        trial_plots=deps.settings.trial_plots,
     )
     await _announce(event, built, deps)
     await asyncio.to_thread(repo.mark_processed, CONSUMER, event.id)
