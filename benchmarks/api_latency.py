@@ -1,22 +1,30 @@
-"""API latency benchmark: ``GET /jobs/{id}/trials`` (first page) and ``GET /jobs/{id}/best-trial`` on a
-study of 10,000 recorded trials in Postgres, over real HTTP.
+"""API latency benchmark: every paged endpoint and ``/trends`` on a study of 100,000 recorded trials in
+Postgres, over real HTTP, and the live stream's latency with 20 clients connected.
 
-A database is created on the Postgres server (``--admin-url``), migrated like ``hpo db upgrade``
-(``services.runtime.db.migrate.upgrade``), filled with one running study and its trials (params,
-health and metrics JSON as the reporter writes them), and dropped at the end. The API runs with
-uvicorn in a child process (``bootstrap.start``, as ``hpo serve api`` runs it) on a free port; the
-client sends sequential keep-alive requests and reports percentiles. Ends with the headline lines
-``trials_page_p95_ms=`` and ``best_trial_p95_ms=`` (goal: under 100)::
+A database is created on the Postgres server (``--admin-url``), migrated like ``hpo db upgrade`` and
+filled with one running study of ``--trials`` trials and their epochs (``benchmarks/read_model_seed.py``:
+params, health, metrics and telemetry JSON as the reporter writes them, the per-layer statistics left out
+of the telemetry, which no endpoint here reads), and dropped at the end. The API
+runs with uvicorn in a child process (``bootstrap.start``, as ``hpo serve api`` runs it) on a free port,
+on RabbitMQ (``--amqp-url``) so that the live stream is the real one; the client sends sequential
+keep-alive requests and reports percentiles.
 
-    .venv/bin/python benchmarks/api_latency.py [--trials 10000] [--requests 200]
+The stream phase connects ``--stream-clients`` SSE clients to ``/jobs/{id}/events``, publishes
+``--stream-events`` events of the study on RabbitMQ (20 a second) and measures, for every event and
+client, the time from the event's creation (its ``time``) to the client receiving it.
+
+Ends with ``trials_page_p95_ms=``, ``trends_p95_ms=`` (goal: under 50 at 100,000 trials) and
+``stream_latency_p95_ms=`` (goal: under 100 with 20 clients)::
+
+    .venv/bin/python benchmarks/api_latency.py [--trials 100000] [--requests 200] [--stream-clients 20]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
-import random
 import signal
 import socket
 import statistics
@@ -25,189 +33,186 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import UTC, datetime, timedelta
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import httpx
-import sqlalchemy as sa
 from pydantic import SecretStr
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repository root, for ``benchmarks.*``
+
+from benchmarks.read_model_seed import ADMIN_URL, seed_study, seeded_database
+from contracts.events import TrialEpochCompleted, TrialEpochCompletedData
+from contracts.telemetry import EpochTelemetry
 from services.runtime.db.engine import create_engine_for
-from services.runtime.db.migrate import upgrade
 from services.runtime.db.repository import ReadModelRepository
-from services.runtime.db.schema import trials as trials_table
 
 REPO = Path(__file__).resolve().parent.parent
-
-ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-TOKEN = "benchmark-token-" + uuid.uuid4().hex
-STUDY_ID = "bench-" + uuid.uuid4().hex[:8]
-BATCH = 2_000
+AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
+TOKEN_ENV = "HPO_BENCH_API_TOKEN"
+TOKEN = os.environ.setdefault(TOKEN_ENV, "benchmark-token-" + uuid.uuid4().hex)  # the API child inherits it
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--admin-url", default=os.environ.get("HPO_BENCH_POSTGRES_ADMIN_URL", ADMIN_URL))
-    parser.add_argument("--trials", type=int, default=10_000)
+    parser.add_argument("--amqp-url", default=os.environ.get("HPO_BENCH_AMQP_URL", AMQP_URL))
+    parser.add_argument("--trials", type=int, default=100_000)
+    parser.add_argument("--epochs-per-trial", type=int, default=3)
     parser.add_argument("--requests", type=int, default=200, help="measured requests per endpoint")
     parser.add_argument("--warmup", type=int, default=20)
-    parser.add_argument("--serve", nargs=2, metavar=("DATABASE_URL", "PORT"), help=argparse.SUPPRESS)
+    parser.add_argument("--stream-clients", type=int, default=20)
+    parser.add_argument("--stream-events", type=int, default=200)
+    parser.add_argument(
+        "--serve", nargs=4, metavar=("DATABASE_URL", "PORT", "AMQP_URL", "EXCHANGE"), help=argparse.SUPPRESS
+    )
     args = parser.parse_args()
     if args.serve:
-        return asyncio.run(_serve(args.serve[0], int(args.serve[1])))
+        return asyncio.run(_serve(args.serve[0], int(args.serve[1]), args.serve[2], args.serve[3]))
 
-    admin = sa.create_engine(args.admin_url, isolation_level="AUTOCOMMIT")
-    name = f"hpo_bench_api_{uuid.uuid4().hex[:10]}"
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    url = admin.url.set(database=name).render_as_string(hide_password=False)
-    print(f"database {name} created", flush=True)
-    try:
-        upgrade(url)
-        seconds = _seed(url, args.trials)
-        print(f"seeded study {STUDY_ID} with {args.trials} trials in {seconds:.1f} s", flush=True)
-        figures = _measure(url, args.requests, args.warmup)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-        print(f"database {name} dropped", flush=True)
-    for line in figures:
-        print(line)
+    print(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
+    study_id = "bench-" + uuid.uuid4().hex[:8]
+    with seeded_database(args.admin_url, "api") as url:
+        seconds = seed_study(url, study_id, args.trials, epochs_per_trial=args.epochs_per_trial, layers=False)
+        print(f"seeded study {study_id} with {args.trials} trials x {args.epochs_per_trial} epochs in {seconds:.1f} s")
+        deep = max(args.trials // 2, 0)
+        endpoints = {
+            "trials_page": f"/jobs/{study_id}/trials",
+            "trials_page_by_score_desc": f"/jobs/{study_id}/trials?sort=score&order=desc",
+            "trials_page_deep": f"/jobs/{study_id}/trials?offset={deep}",
+            "trials_page_completed": f"/jobs/{study_id}/trials?state=completed&sort=val_accuracy&order=desc",
+            "best_trial": f"/jobs/{study_id}/best-trial",
+            "trends": f"/jobs/{study_id}/trends",
+            "trends_no_epochs": f"/jobs/{study_id}/trends?epochs=false",
+            "jobs_page": "/jobs",
+            "job": f"/jobs/{study_id}",
+        }
+        with api_server(url, args.amqp_url) as server:
+            results = measure_on(server.base, endpoints, args.requests, args.warmup)
+            latencies = asyncio.run(stream_latency(server, study_id, args.stream_clients, args.stream_events))
+    print(f"load average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
+    for label, timings in results.items():
+        print(f"{label}_p95_ms={_p95(timings):.1f}")
+    print(f"stream_clients={args.stream_clients}")
+    print(f"stream_latency_p50_ms={statistics.median(latencies):.1f}")
+    print(f"stream_latency_p95_ms={_p95(latencies):.1f}")
     return 0
 
 
-def _seed(url: str, count: int) -> float:
-    started = time.perf_counter()
-    engine = create_engine_for(url)
-    repo = ReadModelRepository(engine)
-    t0 = datetime(2025, 1, 1, tzinfo=UTC)
-    config = {"dataset": "digits", "mode": "health", "optimize_for": "val_accuracy", "trials": count}
-    repo.upsert_study(
-        STUDY_ID,
-        name="bench",
-        state="running",
-        dataset="digits",
-        mode="health",
-        objective="val_accuracy",
-        config=config,
-    )
-    rng = random.Random(7)
-    rows: list[dict[str, Any]] = []
-    for number in range(count):
-        state = rng.choices(["completed", "pruned", "failed", "running"], weights=[80, 15, 4, 1])[0]
-        rows.append(_trial_row(number, state, rng, t0))
-        if len(rows) == BATCH:
-            _insert(engine, rows)
-            rows = []
-        if number % 2_000 == 1_999:
-            print(f"  {number + 1} trials written", flush=True)
-    if rows:
-        _insert(engine, rows)
-    with engine.begin() as conn:
-        conn.execute(sa.text("ANALYZE"))
-    engine.dispose()
-    return time.perf_counter() - started
+@dataclass(frozen=True)
+class ApiServer:
+    base: str
+    amqp_url: str
+    exchange: str
 
 
-def _trial_row(number: int, state: str, rng: random.Random, t0: datetime) -> dict[str, Any]:
-    finished = state in ("completed", "pruned", "failed")
-    val_accuracy = round(rng.uniform(0.3, 0.99), 4) if state != "failed" else None
-    health = round(rng.uniform(0.4, 0.95), 4)
-    components = {k: round(rng.uniform(0.3, 1.0), 4) for k in ("neuron_utilization", "gradient_health")}
-    components |= {k: round(rng.uniform(0.3, 1.0), 4) for k in ("training_stability", "convergence")}
-    components["parameter_efficiency"] = round(rng.uniform(0.3, 1.0), 4)
-    started = t0 + timedelta(seconds=30 * number)
-    duration = rng.uniform(5, 60)
-    return {
-        "trial_id": f"{STUDY_ID}-{number}",
-        "study_id": STUDY_ID,
-        "number": number,
-        "attempt": 1,
-        "state": state,
-        "params": {
-            "conv_blocks": rng.randint(1, 3),
-            "filters": rng.choice([16, 32, 64]),
-            "dropout": round(rng.uniform(0, 0.5), 3),
-            "learning_rate": 10 ** rng.uniform(-4, -2),
-            "optimizer": rng.choice(["adam", "rmsprop", "sgd"]),
-            "batch_size": rng.choice([32, 64, 128]),
-        },
-        "trainer_id": f"trainer-{number % 8}",
-        "architecture": "Conv2D(32) > MaxPool > Dense(64) > Dense(10)",
-        "parameter_count": rng.randint(5_000, 500_000),
-        "metrics": {"val_accuracy": val_accuracy, "accuracy": val_accuracy, "training_seconds": duration}
-        if state == "completed"
-        else None,
-        "val_accuracy": val_accuracy,
-        "score": round(0.7 * (val_accuracy or 0) + 0.3 * health, 4) if state == "completed" else None,
-        "objective_score": val_accuracy if state == "completed" else None,
-        "overall_health": health,
-        "health": {"components": components, "overall_health": health, "epoch": 5, "final": finished},
-        "reason": "pruned at epoch 2" if state == "pruned" else ("NaN loss" if state == "failed" else None),
-        "epochs_trained": 5,
-        "started_at": started,
-        "finished_at": started + timedelta(seconds=duration) if finished else None,
-        "duration_seconds": duration if finished else None,
-    }
-
-
-def _insert(engine: sa.Engine, rows: list[dict[str, Any]]) -> None:
-    with engine.begin() as conn:
-        conn.execute(sa.insert(trials_table), rows)
-
-
-def _measure(url: str, requests: int, warmup: int) -> list[str]:
-    """The ``name=value`` lines, headline figures last."""
-    port = _free_port()
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    server = subprocess.Popen(
-        [sys.executable, str(Path(__file__).resolve()), "--serve", url, str(port)], cwd=REPO, env=env
-    )
+@contextmanager
+def api_server(database_url: str, amqp_url: str = "") -> Iterator[ApiServer]:
+    """The API in a child process on ``database_url`` (and RabbitMQ, on an exchange of its own)."""
+    port, exchange = _free_port(), f"bench.api.{uuid.uuid4().hex[:8]}"
+    env = {**os.environ, "PYTHONPATH": str(REPO), "HPO_DEVELOPMENT": "true"}
+    command = [sys.executable, str(Path(__file__).resolve()), "--serve", database_url, str(port)]
+    process = subprocess.Popen([*command, amqp_url or "-", exchange], cwd=REPO, env=env)
+    base = f"http://127.0.0.1:{port}"
     try:
-        base = f"http://127.0.0.1:{port}"
-        _wait_ready(base, server)
-        print(f"API serving on {base} (pid {server.pid})", flush=True)
-        endpoints = {
-            "trials_page": f"/jobs/{STUDY_ID}/trials",
-            "trials_page_by_score_desc": f"/jobs/{STUDY_ID}/trials?sort=score&order=desc",
-            "best_trial": f"/jobs/{STUDY_ID}/best-trial",
-        }
-        results: dict[str, list[float]] = {}
-        with httpx.Client(base_url=base, timeout=30) as client:
-            first = client.get(endpoints["trials_page"]).json()
-            assert first["total"] >= 1 and len(first["items"]) == 50, first
-            for label, path in endpoints.items():
-                for _ in range(warmup):
-                    client.get(path).raise_for_status()
-                timings = []
-                for i in range(requests):
-                    started = time.perf_counter()
-                    response = client.get(path)
-                    timings.append((time.perf_counter() - started) * 1000)
-                    response.raise_for_status()
-                    if (i + 1) % 50 == 0:
-                        print(f"  {label}: {i + 1}/{requests} requests", flush=True)
-                results[label] = timings
-        for label, timings in results.items():
+        _wait_ready(base, process)
+        print(f"API serving on {base} (pid {process.pid})", flush=True)
+        yield ApiServer(base, amqp_url, exchange)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        if amqp_url:
+            asyncio.run(_delete_exchange(amqp_url, exchange))
+
+
+async def _delete_exchange(amqp_url: str, exchange: str) -> None:
+    import aio_pika
+
+    connection = await aio_pika.connect(amqp_url)
+    async with connection:
+        channel = await connection.channel()
+        with suppress(Exception):
+            await channel.exchange_delete(exchange)
+
+
+def measure(database_url: str, endpoints: dict[str, str], requests: int, warmup: int) -> dict[str, list[float]]:
+    """Milliseconds of ``requests`` sequential GETs per endpoint, on an API over ``database_url``."""
+    with api_server(database_url) as server:
+        return measure_on(server.base, endpoints, requests, warmup)
+
+
+def measure_on(base: str, endpoints: dict[str, str], requests: int, warmup: int) -> dict[str, list[float]]:
+    results: dict[str, list[float]] = {}
+    with httpx.Client(base_url=base, timeout=60, headers={"Authorization": f"Bearer {TOKEN}"}) as client:
+        for label, path in endpoints.items():
+            for _ in range(warmup):
+                client.get(path).raise_for_status()
+            timings = []
+            for _ in range(requests):
+                started = time.perf_counter()
+                response = client.get(path)
+                timings.append((time.perf_counter() - started) * 1000)
+                response.raise_for_status()
+            results[label] = timings
             print(
-                f"{label}: p50 {statistics.median(timings):.1f} ms, p95 {_p95(timings):.1f} ms, "
-                f"max {max(timings):.1f} ms over {len(timings)} requests",
+                f"  {label}: p50 {statistics.median(timings):.1f} ms, p95 {_p95(timings):.1f} ms,"
+                f" max {max(timings):.1f} ms over {len(timings)} requests ({len(response.content) / 1000:.0f} kB)",
                 flush=True,
             )
-        return [
-            f"trials_page_by_score_desc_p95_ms={_p95(results['trials_page_by_score_desc']):.1f}",
-            f"trials_page_p95_ms={_p95(results['trials_page']):.1f}",
-            f"best_trial_p95_ms={_p95(results['best_trial']):.1f}",
-        ]
-    finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+    return results
+
+
+async def stream_latency(server: ApiServer, study_id: str, clients: int, events: int) -> list[float]:
+    """Milliseconds from each event's creation to each SSE client receiving it."""
+    from services.runtime.bus.amqp import AmqpBus
+
+    latencies: list[float] = []
+    ready = asyncio.Semaphore(0)
+    headers = {"Authorization": f"Bearer {TOKEN}", "Accept": "text/event-stream"}
+
+    async def client(http: httpx.AsyncClient) -> None:
+        async with http.stream("GET", f"/jobs/{study_id}/events", headers=headers) as response:
+            response.raise_for_status()
+            seen = 0
+            async for line in response.aiter_lines():
+                if line.startswith("event: snapshot"):
+                    ready.release()
+                elif line.startswith("data: ") and '"trial.epoch_completed"' in line:
+                    sent = datetime.fromisoformat(json.loads(line[6:])["time"])
+                    latencies.append((datetime.now(UTC) - sent).total_seconds() * 1000)
+                    seen += 1
+                    if seen == events:
+                        return
+
+    bus = AmqpBus(server.amqp_url, exchange=server.exchange, queue_prefix=f"bench-{uuid.uuid4().hex[:6]}.")
+    await bus.start()
+    limits = httpx.Limits(max_connections=clients + 5)
+    async with httpx.AsyncClient(base_url=server.base, timeout=120, limits=limits) as http:
+        tasks = [asyncio.create_task(client(http)) for _ in range(clients)]
+        for _ in range(clients):
+            await asyncio.wait_for(ready.acquire(), timeout=60)
+        print(f"  {clients} stream clients connected; publishing {events} events", flush=True)
+        telemetry = EpochTelemetry(epoch=1, loss=0.5, accuracy=0.8, val_loss=0.6, val_accuracy=0.78)
+        for index in range(events):
+            data = TrialEpochCompletedData(trainer_id="bench", trial_number=index, max_epochs=3, telemetry=telemetry)
+            trial_id = f"{study_id}-live-{index}"
+            await bus.publish(TrialEpochCompleted(source="bench", study_id=study_id, trial_id=trial_id, data=data))
+            await asyncio.sleep(0.05)
+        await asyncio.wait_for(asyncio.gather(*tasks), timeout=120)
+    await bus.close()
+    print(
+        f"  stream: p50 {statistics.median(latencies):.1f} ms, p95 {_p95(latencies):.1f} ms over"
+        f" {len(latencies)} deliveries",
+        flush=True,
+    )
+    return latencies
 
 
 def _p95(values: list[float]) -> float:
@@ -234,16 +239,20 @@ def _wait_ready(base: str, server: subprocess.Popen[bytes]) -> None:
     raise RuntimeError("the API did not become ready within 60 s")
 
 
-async def _serve(database_url: str, port: int) -> int:
-    """The child process: the API as ``hpo serve api`` runs it, on the in-process bus."""
+async def _serve(database_url: str, port: int, amqp_url: str, exchange: str) -> int:
+    """The child process: the API as ``hpo serve api`` runs it, on RabbitMQ (``-``: the in-process bus)."""
     from services.api import bootstrap
     from services.api.settings import ApiSettings
     from services.runtime.artifacts.local import LocalArtifactStore
+    from services.runtime.bus.amqp import AmqpBus
     from services.runtime.bus.memory import InMemoryBus
+    from services.runtime.bus.port import Bus
 
-    settings = ApiSettings(token=SecretStr(TOKEN), port=port)
+    settings = ApiSettings(token=SecretStr(os.environ[TOKEN_ENV]), port=port)
     repository = ReadModelRepository(create_engine_for(database_url))
-    bus = InMemoryBus()
+    bus: Bus = InMemoryBus() if amqp_url == "-" else AmqpBus(amqp_url, exchange=exchange, queue_prefix="bench-api.")
+    if isinstance(bus, AmqpBus):
+        await bus.start()
     with tempfile.TemporaryDirectory(prefix="hpo-bench-api-") as artifacts_dir:
         running = await bootstrap.start(bus, repository, LocalArtifactStore(Path(artifacts_dir)), settings)
         stop = asyncio.Event()

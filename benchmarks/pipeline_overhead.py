@@ -6,6 +6,10 @@ Postgres) with synthetic trainers, whose trials take a fixed time and run no Ten
     14% on its 1-second-trial benchmark; the goal here is under 3%.
 (b) ``throughput_ratio``: trials/s through the pipeline with instant trials (0 s), divided by plain
     Optuna ask/tell trials/s on the same Postgres server with the same sampler, measured in the same run.
+(c) ``orchestration_cpu_ms_per_trial``: during (a), the CPU time spent by everything that is not training
+    (the scheduler, health, reporter and API processes, RabbitMQ and Postgres), read from /proc before
+    and after and divided by the finished trials, with the split per process. Unlike wall time on two
+    shared cores, it predicts what orchestration costs at 1,000 trainers.
 
 Needs RabbitMQ (``--amqp-url``) and Postgres (``--postgres-admin-url``, a database per phase is created
 and dropped). Ends with ``overhead_pct=`` and ``throughput_ratio=`` lines::
@@ -26,6 +30,7 @@ import tempfile
 import time
 import urllib.request
 import uuid
+from collections import Counter
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -107,19 +112,27 @@ class Pipeline:
         self.scratch = scratch
         self.processes: list[subprocess.Popen[bytes]] = []
         self.ports: list[int] = []
+        self.pids: dict[str, int] = {}
+        self.cpu_seconds: dict[str, float] = {}
+        self.event_counts: Counter[str] = Counter()
+        self.observed_patterns = ["study.completed", "trial.started", "trial.completed"]
+        self.env["HPO_API_TOKEN"] = "bench-" + uuid.uuid4().hex
 
     def start(self) -> None:
         hpo = [sys.executable, "-m", "services.cli.main"]
         url = self.env["HPO_DATABASE_URL"]
         subprocess.run([*hpo, "db", "upgrade", "--database-url", url], env=self.env, check=True, capture_output=True)
-        names = ["scheduler", "health", "reporter"] + [f"trainer-{i}" for i in range(1, self.trainers + 1)]
+        names = ORCHESTRATION + [f"trainer-{i}" for i in range(1, self.trainers + 1)]
         for name in names:
             port = _free_port()
-            env = {**self.env, "HPO_HTTP_PORT": str(port), "HPO_TRAINER_TRAINER_ID": name}
+            env = {**self.env, "HPO_HTTP_PORT": str(port), "HPO_TRAINER_TRAINER_ID": name, "HPO_API_PORT": "0"}
             log = (self.scratch / f"{name}.log").open("wb")
             service = name.split("-")[0]
-            self.processes.append(subprocess.Popen([*hpo, "serve", service], cwd=REPO, env=env, stdout=log, stderr=log))
+            process = subprocess.Popen([*hpo, "serve", service], cwd=REPO, env=env, stdout=log, stderr=log)
+            self.processes.append(process)
             self.ports.append(port)
+            if name in ORCHESTRATION:
+                self.pids[name] = process.pid
         deadline = time.monotonic() + 120
         while not all(_ready(port) for port in self.ports):
             if time.monotonic() > deadline:
@@ -132,19 +145,23 @@ class Pipeline:
         await bus.start()
         finished: asyncio.Future[StudyCompleted] = asyncio.get_running_loop().create_future()
         trial_events: list[Event] = []
+        self.event_counts: Counter[str] = Counter()
 
         async def observe(event: Event) -> None:
+            self.event_counts[event.type] += 1
             if isinstance(event, TrialStarted | TrialCompleted):
                 trial_events.append(event)
             if isinstance(event, StudyCompleted) and not finished.done():
                 finished.set_result(event)
 
-        await bus.subscribe("bench", ["study.completed", "trial.started", "trial.completed"], observe, prefetch=100)
+        await bus.subscribe("bench", self.observed_patterns, observe, prefetch=100)
         created = StudyCreated(
             source="bench", study_id=uuid.uuid4().hex, data=StudyCreatedData(study_name="bench", config=config)
         )
+        cpu_before = orchestration_cpu(self.pids)
         await bus.publish(created)
         completed = await asyncio.wait_for(finished, timeout=1800)
+        self.cpu_seconds = {name: orchestration_cpu(self.pids)[name] - cpu_before.get(name, 0.0) for name in cpu_before}
         await bus.close()
         if completed.data.completed_trials != config.trials:
             raise RuntimeError(f"study ended with {completed.data.completed_trials} of {config.trials} trials")
@@ -168,6 +185,39 @@ class Pipeline:
                     with suppress(Exception):
                         await channel.queue_delete(name)
             await channel.exchange_delete(self.exchange)
+
+
+ORCHESTRATION = ["scheduler", "health", "reporter", "api"]
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of one process so far (from /proc/<pid>/stat); 0 once it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _pids_named(*names: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                comm = (entry / "comm").read_text().strip()
+            except OSError:
+                continue
+            if comm in names:
+                found.append(int(entry.name))
+    return found
+
+
+def orchestration_cpu(service_pids: dict[str, int]) -> dict[str, float]:
+    """CPU seconds so far of every process that is not a trainer: our services, RabbitMQ, Postgres."""
+    seconds = {name: _cpu_seconds(pid) for name, pid in service_pids.items()}
+    seconds["rabbitmq"] = sum(_cpu_seconds(pid) for pid in _pids_named("beam.smp"))
+    seconds["postgres"] = sum(_cpu_seconds(pid) for pid in _pids_named("postgres"))
+    return seconds
 
 
 def plain_optuna_trials_per_second(database_url: str, trials: int, seed: int) -> float:
@@ -215,13 +265,16 @@ def _study(trials: int, trainers: int, seed: int) -> StudyConfig:
     )  # fmt: skip
 
 
-async def phase(args: argparse.Namespace, databases: Databases, trial_seconds: float) -> tuple[float, Breakdown]:
+async def phase(
+    args: argparse.Namespace, databases: Databases, trial_seconds: float
+) -> tuple[float, Breakdown, dict[str, float]]:
     with tempfile.TemporaryDirectory(prefix="hpo-pipeline-") as scratch:
         pipeline = Pipeline(args.amqp_url, databases.create(), Path(scratch), args.trainers, trial_seconds)
         try:
             pipeline.start()
             print(f"[pipeline] {args.trainers} trainers ready; {args.trials} trials of {trial_seconds}s", flush=True)
-            return await pipeline.run_study(_study(args.trials, args.trainers, args.seed))
+            wall, breakdown = await pipeline.run_study(_study(args.trials, args.trainers, args.seed))
+            return wall, breakdown, pipeline.cpu_seconds
         finally:
             await pipeline.stop()
 
@@ -237,11 +290,13 @@ async def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     databases = Databases(args.postgres_admin_url)
     try:
-        wall, breakdown = await phase(args, databases, args.trial_seconds)
+        wall, breakdown, cpu = await phase(args, databases, args.trial_seconds)
         ideal = args.trials * args.trial_seconds / args.trainers
         overhead = (wall / ideal - 1) * 100
         print(f"[overhead] wall {wall:.2f}s vs ideal {ideal:.2f}s: {breakdown.describe()}", flush=True)
-        instant_wall, _ = await phase(args, databases, 0.0)
+        split = ", ".join(f"{name} {seconds * 1000 / args.trials:.1f}" for name, seconds in sorted(cpu.items()))
+        print(f"[cpu] orchestration ms per trial: {split}", flush=True)
+        instant_wall, _, _ = await phase(args, databases, 0.0)
         pipeline_rate = args.trials / instant_wall
         plain_rate = plain_optuna_trials_per_second(databases.create(), args.trials, args.seed)
         print(f"[throughput] pipeline {pipeline_rate:.1f} trials/s, plain Optuna {plain_rate:.1f} trials/s", flush=True)
@@ -251,6 +306,9 @@ async def main(argv: list[str] | None = None) -> None:
     print(f"ideal_seconds={ideal:.2f}")
     print(f"pipeline_trials_per_second={pipeline_rate:.2f}")
     print(f"plain_optuna_trials_per_second={plain_rate:.2f}")
+    for name, seconds in sorted(cpu.items()):
+        print(f"orchestration_cpu_ms_per_trial_{name}={seconds * 1000 / args.trials:.2f}")
+    print(f"orchestration_cpu_ms_per_trial={sum(cpu.values()) * 1000 / args.trials:.2f}")
     print(f"overhead_pct={overhead:.2f}")
     print(f"throughput_ratio={pipeline_rate / plain_rate:.3f}")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -28,6 +29,8 @@ from services.runtime.db.tokens import TokenRepository
 R = TypeVar("R")
 
 SUBMITTED_KEPT = 1_000
+COUNTS_KEPT = 1_000
+COUNTS_REUSED_FROM_TRIALS = 1_000
 TERMINAL_STUDY_STATES = frozenset(state.value for state in StudyState if state is not StudyState.RUNNING)
 
 
@@ -46,6 +49,7 @@ class ApiContext:
     """Jobs this process accepted that the reporter may not have recorded yet."""
     series: SeriesReader = field(init=False)
     """Lean reads for charts, on the repository's database."""
+    _counts: OrderedDict[str, tuple[float, dict[str, int]]] = field(default_factory=OrderedDict)
 
     def __post_init__(self) -> None:
         self.series = SeriesReader(self.repository.engine)
@@ -53,6 +57,21 @@ class ApiContext:
     async def db(self, call: Callable[..., R], *args: Any, **kwargs: Any) -> R:
         """Run a repository call off the event loop."""
         return await asyncio.to_thread(call, *args, **kwargs)
+
+    async def trial_counts(self, study_id: str) -> dict[str, int]:
+        """Trials per state. A study of ``COUNTS_REUSED_FROM_TRIALS`` trials or more has its counts reused
+        for ``settings.counts_cache_seconds`` (every page of a study reads them: counting 100,000 trials
+        each time was most of each request); a smaller study's are always counted afresh."""
+        cached = self._counts.get(study_id)
+        if cached is not None and time.monotonic() - cached[0] < self.settings.counts_cache_seconds:
+            return cached[1]
+        counts = await self.db(self.repository.trial_counts, study_id)
+        if sum(counts.values()) >= COUNTS_REUSED_FROM_TRIALS:
+            self._counts[study_id] = (time.monotonic(), counts)
+            self._counts.move_to_end(study_id)
+            while len(self._counts) > COUNTS_KEPT:
+                self._counts.popitem(last=False)
+        return counts
 
     def remember(self, job: Job) -> None:
         self.submitted[job.job_id] = job
@@ -66,7 +85,7 @@ class ApiContext:
             self.submitted.pop(job_id, None)
             counts = None
             if record.state not in TERMINAL_STUDY_STATES or not record.counts:
-                counts = await self.db(self.repository.trial_counts, job_id)
+                counts = await self.trial_counts(job_id)
             return Job.of(record, counts), record
         pending = self.submitted.get(job_id)
         if record is None and pending is not None and viewer.may_see(pending.owner):

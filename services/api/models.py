@@ -198,6 +198,7 @@ class Trends(BaseModel):
     trials_total: int = Field(default=0, description="Trials in the study (``trials`` may show fewer).")
     epochs_total: int = Field(default=0, description="Epoch rows in the study; page with epochs_offset.")
     epochs_offset: int = 0
+    alerts_total: int = Field(default=0, description="Alerts in the study (``alerts`` holds the latest ones).")
 
 
 class Service(BaseModel):

@@ -48,6 +48,9 @@ class ApiSettings(BaseSettings):
         default=256, ge=1, le=100_000, description="Events buffered per live-stream client; the oldest drop first."
     )
     stream_keepalive_seconds: float = Field(default=15.0, gt=0, description="SSE comment sent when idle.")
+    counts_cache_seconds: float = Field(
+        default=1.0, ge=0, le=60, description="How long a large study's trial counts per state are reused."
+    )
 
     @field_validator("allowed_hosts", mode="before")
     @classmethod

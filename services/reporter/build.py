@@ -6,6 +6,7 @@ Layout (``<results_root>/<study_name>/``)::
     health/trial_<n>.json
     plots/{optimization_history,param_importance,parallel_coordinates,objective_vs_health,best_trial}.png
     plots/trial_<n>/{learning_curves,gradient_flow,weight_distributions,unit_fractions,architecture}.png
+        (for the ``trial_plots`` best trials; every trial keeps its row in trials.csv and its health JSON)
 
 Retried trials use ``trial_<n>_attempt<k>``. Everything is written into a hidden temporary folder
 next to the target and renamed into place at the end, so a reader never sees half a folder. The
@@ -30,6 +31,7 @@ from services.reporter.results.html import markdown_to_html
 from services.reporter.results.importance import param_importances
 from services.reporter.results.markdown import render_report
 from services.reporter.results.view import StudyView, load_study_view
+from services.reporter.settings import DEFAULT_TRIAL_PLOTS
 from services.runtime.artifacts.port import ArtifactNotFound, ArtifactStore
 from services.runtime.db.repository import ReadModelRepository
 
@@ -61,6 +63,7 @@ def build_results(
     results_root: Path,
     dpi: int = 100,
     workers: int = 0,
+    trial_plots: int = DEFAULT_TRIAL_PLOTS,
 ) -> BuiltResults:
     """Write the results folder and ZIP of ``study_id`` from the read model, and upload the ZIP."""
     view = load_study_view(repository, study_id)
@@ -69,7 +72,7 @@ def build_results(
     staging = Path(tempfile.mkdtemp(prefix=f".{view.folder_name}.tmp-", dir=results_root))
     try:
         os.chmod(staging, 0o755)
-        write_folder(view, staging, artifacts, dpi=dpi, workers=workers)
+        write_folder(view, staging, artifacts, dpi=dpi, workers=workers, trial_plots=trial_plots)
         _swap_in(staging, target)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -81,10 +84,18 @@ def build_results(
     return BuiltResults(results_dir=target, zip_path=zip_path, bundle_key=key, bundle_size=size, best_trial_number=best)
 
 
-def write_folder(view: StudyView, folder: Path, artifacts: ArtifactStore, *, dpi: int, workers: int = 0) -> None:
+def write_folder(
+    view: StudyView,
+    folder: Path,
+    artifacts: ArtifactStore,
+    *,
+    dpi: int,
+    workers: int = 0,
+    trial_plots: int = DEFAULT_TRIAL_PLOTS,
+) -> None:
     """Every file of the results folder, into ``folder``."""
     importance = param_importances(view)
-    plots = render_plots(view, importance, folder, dpi=dpi, workers=workers)
+    plots = render_plots(view, importance, folder, dpi=dpi, workers=workers, trial_plots=trial_plots)
     model_note = copy_best_model(view, artifacts, folder / MODEL_FILE)
     write_trials_csv(view, folder / "trials.csv")
     write_best_params(view, folder / "best_params.yaml")

@@ -14,7 +14,8 @@ import asyncio
 import logging
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Any
 
 from contracts.enums import TrialState
@@ -43,6 +44,7 @@ from services.runtime.artifacts.port import ArtifactStore
 from services.runtime.bus.port import Publish
 from services.runtime.db.records import TrialRecord
 from services.runtime.db.repository import ReadModelRepository
+from services.runtime.db.rows import utc
 from services.runtime.errors import FatalError, RetryableError, StaleEvent
 from services.runtime.fencing import is_stale
 from services.runtime.handlers import HandlerTable
@@ -60,7 +62,11 @@ _STATE_RANK = {
     TrialState.FAILED: 2,
 }
 
+_SCORING_RULES_KEPT = 1024
+
 Apply = Callable[[ReadModelRepository], None]
+TrialApply = Callable[[ReadModelRepository, TrialRecord | None], None]
+"""A trial event's writes, given the trial as the read model holds it (None: not seen yet)."""
 
 
 @dataclass(frozen=True)
@@ -71,13 +77,15 @@ class ReporterDeps:
     repository: ReadModelRepository
     artifacts: ArtifactStore
     settings: ReporterSettings
+    scoring_rules: dict[str, ScoringRule] = field(default_factory=dict)
+    """Each study's scoring rule once read (``_scoring_rule``), oldest first."""
 
 
 async def _once(event: EventEnvelope, deps: ReporterDeps, apply: Apply) -> bool:
     return await asyncio.to_thread(deps.repository.run_once, CONSUMER, event.id, apply)
 
 
-async def _once_for_trial(event: EventEnvelope, deps: ReporterDeps, apply: Apply) -> bool:
+async def _once_for_trial(event: EventEnvelope, deps: ReporterDeps, apply: TrialApply) -> bool:
     """``_once`` for a trial event, applied only when the trial is new or belongs to the event's study (an
     event naming another study's trial, forged or a bug, changes nothing) and, for the trial's lifecycle
     events, only while it has not ended (``services.runtime.fencing``)."""
@@ -90,7 +98,7 @@ async def _once_for_trial(event: EventEnvelope, deps: ReporterDeps, apply: Apply
             return
         if is_stale(event, trial_ended=current is not None and current.is_finished):
             raise StaleEvent(f"trial {trial_id} ended already ({current.state if current else '?'})")
-        apply(repo)
+        apply(repo, current)
 
     return await _once(event, deps, guarded)
 
@@ -108,14 +116,47 @@ def _state_after(current: TrialRecord | None, state: TrialState) -> dict[str, An
     return {"state": state.value}
 
 
-def _rescore(repo: ReadModelRepository, trial_id: str, study_id: str) -> None:
-    trial = repo.get_trial(trial_id)
-    study = repo.get_study(study_id)
-    if trial is None or study is None:
+def _rescore(
+    repo: ReadModelRepository,
+    deps: ReporterDeps,
+    current: TrialRecord | None,
+    trial_id: str,
+    study_id: str,
+    written: dict[str, Any],
+) -> None:
+    """Store the trial's score once it can be computed. ``current`` is the trial before this event
+    wrote ``written``; their merge is what the read model now holds (re-read only for a trial the
+    transaction has not seen)."""
+    trial = replace(current, **written) if current is not None else repo.get_trial(trial_id)
+    rule = _scoring_rule(repo, deps, study_id)
+    if trial is None or rule is None:
         return
-    breakdown = score_trial(trial, ScoringRule.of(study))
+    breakdown = score_trial(trial, rule)
     if breakdown is not None:
         repo.upsert_trial(trial_id, study_id, score=breakdown.score, objective_score=breakdown.objective_score)
+
+
+def _scoring_rule(repo: ReadModelRepository, deps: ReporterDeps, study_id: str) -> ScoringRule | None:
+    """The study's scoring rule, read once per study (a study's objective and mode never change)."""
+    rule = deps.scoring_rules.get(study_id)
+    if rule is None:
+        study = repo.get_study(study_id)
+        if study is None:
+            return None
+        rule = deps.scoring_rules[study_id] = ScoringRule.of(study)
+        while len(deps.scoring_rules) > _SCORING_RULES_KEPT:
+            del deps.scoring_rules[next(iter(deps.scoring_rules))]
+    return rule
+
+
+def _duration(
+    current: TrialRecord | None, *, started_at: datetime | None = None, finished_at: datetime | None = None
+) -> dict[str, Any]:
+    """``duration_seconds`` once a trial's start and end are both known, from this event's time and
+    what the read model held (``current`` None: nothing), so that ``upsert_trial`` need not re-read."""
+    started = utc(started_at) or (current.started_at if current else None)
+    finished = utc(finished_at) or (current.finished_at if current else None)
+    return {"duration_seconds": (finished - started).total_seconds() if started and finished else None}
 
 
 def _has_newer_health(trial: TrialRecord, epoch: int) -> bool:
@@ -169,8 +210,8 @@ async def on_study_resumed(event: StudyResumed, deps: ReporterDeps) -> None:
 async def on_trial_requested(event: TrialRequested, deps: ReporterDeps) -> None:
     trial_id, data = _trial_id(event), event.data
 
-    def apply(repo: ReadModelRepository) -> None:
-        state = _state_after(repo.get_trial(trial_id), TrialState.REQUESTED)
+    def apply(repo: ReadModelRepository, current: TrialRecord | None) -> None:
+        state = _state_after(current, TrialState.REQUESTED)
         repo.upsert_trial(
             trial_id, event.study_id, number=data.trial_number, attempt=data.attempt, params=data.params, **state
         )
@@ -189,9 +230,9 @@ async def on_trial_started(event: TrialStarted, deps: ReporterDeps) -> None:
     if data.parameter_count:
         fields["parameter_count"] = data.parameter_count
 
-    def apply(repo: ReadModelRepository) -> None:
-        state = _state_after(repo.get_trial(trial_id), TrialState.RUNNING)
-        repo.upsert_trial(trial_id, event.study_id, **fields, **state)
+    def apply(repo: ReadModelRepository, current: TrialRecord | None) -> None:
+        state = _state_after(current, TrialState.RUNNING)
+        repo.upsert_trial(trial_id, event.study_id, **fields, **state, **_duration(current, started_at=event.time))
         if data.data_notes:  # every trial loads the same data: the latest word stands for the study
             repo.set_study_data_notes(event.study_id, data.data_notes)
 
@@ -203,8 +244,7 @@ async def on_epoch_completed(event: TrialEpochCompleted, deps: ReporterDeps) -> 
     trial_id, data = _trial_id(event), event.data
     telemetry = data.telemetry
 
-    def apply(repo: ReadModelRepository) -> None:
-        current = repo.get_trial(trial_id)
+    def apply(repo: ReadModelRepository, current: TrialRecord | None) -> None:
         fields: dict[str, Any] = {"number": data.trial_number, "trainer_id": data.trainer_id}
         fields |= _state_after(current, TrialState.RUNNING)
         if current is None or telemetry.epoch >= current.epochs_trained:
@@ -247,9 +287,10 @@ async def on_trial_completed(event: TrialCompleted, deps: ReporterDeps) -> None:
     if data.stopped_early:
         fields["reason"] = "stopped early on request"
 
-    def apply(repo: ReadModelRepository) -> None:
-        repo.upsert_trial(trial_id, event.study_id, **fields)
-        _rescore(repo, trial_id, event.study_id)
+    def apply(repo: ReadModelRepository, current: TrialRecord | None) -> None:
+        written = fields | _duration(current, finished_at=event.time)
+        repo.upsert_trial(trial_id, event.study_id, **written)
+        _rescore(repo, deps, current, trial_id, event.study_id, written)
 
     await _once_for_trial(event, deps, apply)
 
@@ -268,7 +309,10 @@ async def on_trial_pruned(event: TrialPruned, deps: ReporterDeps) -> None:
     if data.last_val_accuracy is not None:
         fields["val_accuracy"] = data.last_val_accuracy
 
-    await _once_for_trial(event, deps, lambda repo: repo.upsert_trial(trial_id, event.study_id, **fields))
+    def apply(repo: ReadModelRepository, current: TrialRecord | None) -> None:
+        repo.upsert_trial(trial_id, event.study_id, **fields, **_duration(current, finished_at=event.time))
+
+    await _once_for_trial(event, deps, apply)
 
 
 @handlers.on(TrialFailed)
@@ -285,11 +329,10 @@ async def on_trial_failed(event: TrialFailed, deps: ReporterDeps) -> None:
     if data.trainer_id:
         fields["trainer_id"] = data.trainer_id
 
-    def apply(repo: ReadModelRepository) -> None:
-        current = repo.get_trial(trial_id)
+    def apply(repo: ReadModelRepository, current: TrialRecord | None) -> None:
         if current is None or data.epochs_trained >= current.epochs_trained:
             fields["epochs_trained"] = data.epochs_trained
-        repo.upsert_trial(trial_id, event.study_id, **fields)
+        repo.upsert_trial(trial_id, event.study_id, **fields, **_duration(current, finished_at=event.time))
 
     await _once_for_trial(event, deps, apply)
 
@@ -299,18 +342,13 @@ async def on_health_assessed(event: TrialHealthAssessed, deps: ReporterDeps) -> 
     trial_id, data = _trial_id(event), event.data
     health = data.assessment.model_dump(mode="json") | {"epoch": data.epoch, "final": data.final}
 
-    def apply(repo: ReadModelRepository) -> None:
-        current = repo.get_trial(trial_id)
+    def apply(repo: ReadModelRepository, current: TrialRecord | None) -> None:
         if not data.final and current is not None and _has_newer_health(current, data.epoch):
             return  # a late running assessment never replaces a newer or final one
-        repo.upsert_trial(
-            trial_id,
-            event.study_id,
-            number=data.trial_number,
-            health=health,
-            overall_health=data.assessment.overall_health,
-        )
-        _rescore(repo, trial_id, event.study_id)
+        written = {"number": data.trial_number, "health": health, "overall_health": data.assessment.overall_health}
+        repo.upsert_trial(trial_id, event.study_id, **written)
+        if data.final:  # only the final assessment counts in the score (``score_trial``)
+            _rescore(repo, deps, current, trial_id, event.study_id, written)
 
     await _once_for_trial(event, deps, apply)
 
@@ -320,7 +358,7 @@ async def on_health_alert(event: TrialHealthAlert, deps: ReporterDeps) -> None:
     trial_id, data = _trial_id(event), event.data
     alert = data.alert
 
-    def apply(repo: ReadModelRepository) -> None:
+    def apply(repo: ReadModelRepository, current: TrialRecord | None) -> None:
         repo.upsert_trial(trial_id, event.study_id, number=data.trial_number)
         repo.record_alert(
             event.study_id,
@@ -372,6 +410,7 @@ async def on_study_completed(event: StudyCompleted, deps: ReporterDeps) -> None:
         results_root=deps.settings.results_root,
         dpi=deps.settings.plot_dpi,
         workers=deps.settings.plot_workers,
+        trial_plots=deps.settings.trial_plots,
     )
     await _announce(event, built, deps)
     await asyncio.to_thread(repo.mark_processed, CONSUMER, event.id)

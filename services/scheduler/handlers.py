@@ -78,7 +78,12 @@ async def on_study_created(event: StudyCreated, deps: SchedulerDeps) -> None:
         return
     config = event.data.config
     runner = await asyncio.to_thread(
-        StudyRunner, event.study_id, config, deps.settings.storage_url, display_name=event.data.study_name
+        StudyRunner,
+        event.study_id,
+        config,
+        deps.settings.storage_url,
+        display_name=event.data.study_name,
+        sampler_history=deps.settings.sampler_history,
     )
     if runner.ended:
         log.info("study %s already ended; repeated study.created ignored", event.study_id)
@@ -115,7 +120,9 @@ async def on_resume_requested(event: StudyResumeRequested, deps: SchedulerDeps) 
     if state not in RESUMABLE_STATES:
         log.warning("resume of study %s ignored: it is %s", name, state)
         return
-    runner = await asyncio.to_thread(StudyRunner, event.study_id, config, storage, display_name=name)
+    runner = await asyncio.to_thread(
+        StudyRunner, event.study_id, config, storage, display_name=name, sampler_history=deps.settings.sampler_history
+    )
     await asyncio.to_thread(runner.reopen)
     run = StudyRun(event.study_id, name, config, deps.policy)
     for number in run.resume(await asyncio.to_thread(runner.stored_trials)):
@@ -240,7 +247,9 @@ async def resume_studies(deps: SchedulerDeps) -> int:
     for study_id, name, config in await asyncio.to_thread(StudyRunner.unfinished, storage):
         if deps.studies.knows(study_id):
             continue
-        runner = await asyncio.to_thread(StudyRunner, study_id, config, storage, display_name=name)
+        runner = await asyncio.to_thread(
+            StudyRunner, study_id, config, storage, display_name=name, sampler_history=deps.settings.sampler_history
+        )
         run = StudyRun(study_id, name, config, deps.policy)
         lost = run.resume(await asyncio.to_thread(runner.stored_trials))
         for number in lost:

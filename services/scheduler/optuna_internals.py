@@ -5,31 +5,46 @@
 Optuna's ``RDBStorage`` spends one transaction per parameter when a trial is asked (each checking the
 parameter's distribution against earlier trials) and one per attribute when it is told: some fifty
 queries per trial, which capped the scheduler below the rate eight trainers finish half-second trials.
-``TrialRecord`` writes the same rows with Optuna's own table models (so the schema is always the
-installed Optuna's): a new trial with all its parameters and attributes in one transaction, and its
-end (attributes, value, state) in another. Whatever it writes reads back through Optuna's public API;
+``TrialRecord`` writes the same rows into Optuna's own tables (its models' ``__table__``, so the schema
+is always the installed Optuna's) with SQLAlchemy Core statements: a new trial with all its parameters
+and attributes in one transaction of five statements, and its end (attributes, value, state) in another
+of four; the ORM's unit of work cost as much CPU again as the statements themselves. Whatever it writes reads back through Optuna's public API;
 ``tests/contract/optuna_record`` checks that on SQLite and Postgres, with Optuna 4.x and 5.x (the
 models are an internal module of Optuna, hence the ``optuna<6`` pin: check a new major with that suite
 first). Storage that is not a database (``InMemoryStorage``, journal files) gets the public API instead.
 
 The functions below are the other private handles the scheduler needs: a study's storage and id,
 a trial's storage id, and copying a trial into another study (the scheduler's in-memory sampling copy).
+``HistoryView`` shows a sampler a bounded part of a long study (``services.scheduler.bounded_history``).
 """
 
 from __future__ import annotations
 
+import copy
+import heapq
 import json
-from collections.abc import Mapping
+from collections.abc import Container, Mapping
 from datetime import datetime
 from typing import Any
 
 import optuna
+import sqlalchemy
 from optuna.distributions import distribution_to_json
 from optuna.exceptions import UpdateFinishedTrialError
 from optuna.storages._rdb import models
 from optuna.storages._rdb.storage import _create_scoped_session
 from optuna.trial import FrozenTrial
 from optuna.trial import TrialState as OptunaState
+from sqlalchemy import Table, func, insert, select, update
+
+_TRIALS: Table = models.TrialModel.__table__
+_STUDIES: Table = models.StudyModel.__table__
+_PARAMS: Table = models.TrialParamModel.__table__
+_USER_ATTRS: Table = models.TrialUserAttributeModel.__table__
+_SYSTEM_ATTRS: Table = models.TrialSystemAttributeModel.__table__
+_VALUES: Table = models.TrialValueModel.__table__
+_TRIAL_MAPPER = sqlalchemy.inspect(models.TrialModel)
+_COMPLETE_COLUMN = "datetime_complete"
 
 
 def storage_of(study: optuna.Study) -> optuna.storages.BaseStorage:
@@ -73,27 +88,33 @@ class TrialRecord:
         if self._rdb is None:
             trial_id = self._storage.create_new_trial(self._study._study_id, template_trial=trial)
             return trial_id, self._storage.get_trial(trial_id).number
-        with _create_scoped_session(self._rdb.scoped_session) as session:
-            models.StudyModel.find_or_raise_by_id(self._study._study_id, session, for_update=True)
-            row = models.TrialModel(
-                study_id=self._study._study_id, number=None, state=OptunaState.RUNNING, datetime_start=datetime.now()
-            )
-            session.add(row)
-            session.flush()
-            trial_id = int(row.trial_id)
-            session.add_all(
-                models.TrialParamModel(
-                    trial_id=trial_id,
-                    param_name=name,
-                    param_value=trial.distributions[name].to_internal_repr(value),
-                    distribution_json=distribution_to_json(trial.distributions[name]),
-                )
+        study_id = self._study._study_id
+        with self._rdb.engine.begin() as conn:
+            # The study's row lock orders concurrent creates, so a trial's number is the count before it.
+            locked = conn.execute(select(_STUDIES.c.study_id).where(_STUDIES.c.study_id == study_id).with_for_update())
+            if locked.first() is None:
+                raise KeyError(f"no study with id {study_id} in Optuna storage")
+            counted = conn.execute(select(func.count()).select_from(_TRIALS).where(_TRIALS.c.study_id == study_id))
+            number = int(counted.scalar_one())
+            row = {"study_id": study_id, "number": number, "state": OptunaState.RUNNING}
+            inserted = conn.execute(insert(_TRIALS).values({**row, "datetime_start": stored_datetime(datetime.now())}))
+            (trial_id,) = (int(key) for key in inserted.inserted_primary_key or ())
+            params = [
+                {
+                    "trial_id": trial_id,
+                    "param_name": name,
+                    "param_value": trial.distributions[name].to_internal_repr(value),
+                    "distribution_json": distribution_to_json(trial.distributions[name]),
+                }
                 for name, value in trial.params.items()
-            )
-            session.add_all(_attributes(models.TrialUserAttributeModel, trial_id, trial.user_attrs))
-            session.add_all(_attributes(models.TrialSystemAttributeModel, trial_id, trial.system_attrs))
-            number = row.count_past_trials(session)
-            row.number = number
+            ]
+            for table, rows in (
+                (_PARAMS, params),
+                (_USER_ATTRS, _attribute_rows(trial_id, trial.user_attrs)),
+                (_SYSTEM_ATTRS, _attribute_rows(trial_id, trial.system_attrs)),
+            ):
+                if rows:
+                    conn.execute(insert(table), rows)
             return trial_id, number
 
     def running_ids(self) -> dict[int, int]:
@@ -121,32 +142,94 @@ class TrialRecord:
                 self._storage.set_trial_user_attr(trial_id, key, attr)
             self._storage.set_trial_state_values(trial_id, state, None if value is None else [value])
             return
-        with _create_scoped_session(self._rdb.scoped_session) as session:
-            row = models.TrialModel.find_or_raise_by_id(trial_id, session, for_update=True)
-            if row.state.is_finished():
+        with self._rdb.engine.begin() as conn:
+            row = conn.execute(
+                select(_TRIALS.c.state, _TRIALS.c.number).where(_TRIALS.c.trial_id == trial_id).with_for_update()
+            ).first()
+            if row is None:
+                raise KeyError(f"no trial with id {trial_id} in Optuna storage")
+            if OptunaState(row.state).is_finished():
                 raise UpdateFinishedTrialError(f"trial {row.number} has already finished ({row.state.name})")
-            existing: dict[str, Any] = {
-                str(attribute.key): attribute
-                for attribute in session.query(models.TrialUserAttributeModel).filter(
-                    models.TrialUserAttributeModel.trial_id == trial_id,
-                    models.TrialUserAttributeModel.key.in_(list(attrs)),
+            existing = set(
+                conn.execute(
+                    select(_USER_ATTRS.c.key).where(_USER_ATTRS.c.trial_id == trial_id, _USER_ATTRS.c.key.in_(attrs))
+                ).scalars()
+            )
+            for key in existing:
+                conn.execute(
+                    update(_USER_ATTRS)
+                    .where(_USER_ATTRS.c.trial_id == trial_id, _USER_ATTRS.c.key == key)
+                    .values(value_json=json.dumps(attrs[key]))
                 )
-            }
-            for key, attr in attrs.items():
-                if key in existing:
-                    existing[key].value_json = json.dumps(attr)
-                else:
-                    session.add(models.TrialUserAttributeModel(trial_id=trial_id, key=key, value_json=json.dumps(attr)))
+            new = _attribute_rows(trial_id, {k: v for k, v in attrs.items() if k not in existing})
+            if new:
+                conn.execute(insert(_USER_ATTRS), new)
             if value is not None:
                 stored, kind = models.TrialValueModel.value_to_stored_repr(value)
-                session.add(models.TrialValueModel(trial_id=trial_id, objective=0, value=stored, value_type=kind))
-            row.state = state
-            row.datetime_complete = datetime.now()
+                conn.execute(insert(_VALUES).values(trial_id=trial_id, objective=0, value=stored, value_type=kind))
+            ended = {"state": state, _COMPLETE_COLUMN: stored_datetime(datetime.now(), _COMPLETE_COLUMN)}
+            conn.execute(update(_TRIALS).where(_TRIALS.c.trial_id == trial_id).values(ended))
 
 
-def _attributes(
-    model: type[models.TrialUserAttributeModel] | type[models.TrialSystemAttributeModel],
-    trial_id: int,
-    attrs: Mapping[str, Any],
-) -> list[Any]:
-    return [model(trial_id=trial_id, key=key, value_json=json.dumps(value)) for key, value in attrs.items()]
+def stored_datetime(value: datetime, column: str = "datetime_start") -> Any:
+    """``value`` as the installed Optuna writes it into a trial's datetime column (naive local time in
+    4.x, naive UTC in 5.x): through the model's own attribute, so that either reads it back right."""
+    attribute = _TRIAL_MAPPER.get_property_by_column(_TRIALS.c[column]).key
+    setter = "datetime_start" if column == "datetime_start" else "datetime_complete"
+    row = models.TrialModel()
+    setattr(row, setter, value)
+    return getattr(row, attribute)
+
+
+def _attribute_rows(trial_id: int, attrs: Mapping[str, Any]) -> list[dict[str, Any]]:
+    return [{"trial_id": trial_id, "key": key, "value_json": json.dumps(value)} for key, value in attrs.items()]
+
+
+class HistoryView:
+    """``study`` as a sampler sees it: every unfinished trial, and of the finished ones only the ``best`` best
+    (by value) and the latest others, up to ``keep``. Everything else is the study's own.
+
+    Samplers read trials through ``Study._get_trials`` (TPE, CMA-ES and GP alike); this is the one place
+    that answers it differently. A multi-objective study is shown whole (its best is a front, not a value).
+    """
+
+    def __init__(self, study: optuna.Study, keep: int, best: int) -> None:
+        self._study = study
+        self._keep = keep
+        self._best = min(best, keep)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._study, name)
+
+    @property
+    def trials(self) -> list[FrozenTrial]:
+        return self._get_trials(deepcopy=True)
+
+    def get_trials(self, deepcopy: bool = True, states: Container[OptunaState] | None = None) -> list[FrozenTrial]:
+        return self._get_trials(deepcopy, states)
+
+    def _get_trials(
+        self, deepcopy: bool = True, states: Container[OptunaState] | None = None, use_cache: bool = False
+    ) -> list[FrozenTrial]:
+        kept = self._bounded(self._study._get_trials(deepcopy=False, use_cache=use_cache))
+        if states is not None:
+            kept = [t for t in kept if t.state in states]
+        return copy.deepcopy(kept) if deepcopy else kept
+
+    def _bounded(self, trials: list[FrozenTrial]) -> list[FrozenTrial]:
+        # Chosen afresh on every read: in-memory storage hands out its own list and replaces a trial's
+        # object when it ends, so any cached selection would show a finished trial as still running.
+        finished = [t for t in trials if t.state.is_finished()]
+        if len(finished) <= self._keep or self._study._is_multi_objective():
+            kept = trials
+        else:
+            sign = 1.0 if self._study.direction == optuna.study.StudyDirection.MAXIMIZE else -1.0
+            valued = [t for t in finished if t.state is OptunaState.COMPLETE and t.value is not None]
+            best = heapq.nlargest(self._best, valued, key=lambda t: sign * float(t.value or 0.0))
+            chosen = {t.number for t in best}
+            for trial in reversed(finished):
+                if len(chosen) >= self._keep:
+                    break
+                chosen.add(trial.number)
+            kept = [t for t in trials if not t.state.is_finished() or t.number in chosen]
+        return kept

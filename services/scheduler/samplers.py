@@ -10,6 +10,7 @@ import optuna
 from contracts.enums import SamplerName
 from contracts.search_space import SearchSpace
 from services.runtime.errors import UserInputError
+from services.scheduler.bounded_history import BoundedHistorySampler
 from services.scheduler.search_space import grid_values
 
 # Optuna marks constant_liar, multivariate TPE and GPSampler "experimental"; the notice is for Optuna's own
@@ -18,8 +19,18 @@ warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning
 
 
 def build_sampler(
-    name: SamplerName, space: SearchSpace, *, seed: int | None, parallel: bool
+    name: SamplerName, space: SearchSpace, *, seed: int | None, parallel: bool, history: int = 0
 ) -> optuna.samplers.BaseSampler:
+    """The study's sampler; with ``history`` > 0, TPE, CMA-ES and GP learn from at most that many finished
+    trials (``bounded_history``). Random and grid sampling read no history, or all of it (grid: which
+    points ran), and are never bounded."""
+    sampler = _sampler(name, space, seed=seed, parallel=parallel)
+    if history > 0 and name in (SamplerName.TPE, SamplerName.CMAES, SamplerName.GP):
+        return BoundedHistorySampler(sampler, history)
+    return sampler
+
+
+def _sampler(name: SamplerName, space: SearchSpace, *, seed: int | None, parallel: bool) -> optuna.samplers.BaseSampler:
     if name is SamplerName.TPE:
         return optuna.samplers.TPESampler(seed=seed, constant_liar=parallel, multivariate=True, n_startup_trials=5)
     if name is SamplerName.RANDOM:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from services.scheduler.bounded_history import DEFAULT_SAMPLER_HISTORY
+
 
 class SchedulerSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="HPO_SCHEDULER_", extra="ignore")
@@ -32,6 +34,12 @@ class SchedulerSettings(BaseSettings):
             " 2 trials wait in the work queue, so a trainer that finishes starts its next trial at once instead of"
             " waiting for the sampler. 0 asks only when a slot frees (what a single in-process trainer wants)."
         ),
+    )
+    sampler_history: int = Field(
+        default=DEFAULT_SAMPLER_HISTORY,
+        ge=0,
+        description="Finished trials TPE, CMA-ES and GP learn from at most (the best half and the latest):"
+        " keeps an ask in milliseconds on a 10,000-trial study. 0: all of them.",
     )
     max_trial_factor: int = Field(
         default=3, ge=1, description="Give up after trials x this many attempts (all failing)."

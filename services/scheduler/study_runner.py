@@ -25,6 +25,7 @@ from optuna.exceptions import UpdateFinishedTrialError
 from optuna.trial import TrialState as OptunaState
 
 from contracts.study import StudyConfig
+from services.scheduler.bounded_history import DEFAULT_SAMPLER_HISTORY
 from services.scheduler.optuna_internals import TrialRecord, copy_trial, frozen, live_trial, trial_id_of
 from services.scheduler.pruning import build_pruner
 from services.scheduler.samplers import build_sampler
@@ -87,6 +88,7 @@ class StudyRunner:
         storage: str | optuna.storages.BaseStorage,
         *,
         display_name: str = "",
+        sampler_history: int = DEFAULT_SAMPLER_HISTORY,
     ) -> None:
         self.config = config
         self._space = config.effective_search_space()
@@ -97,7 +99,13 @@ class StudyRunner:
         self._sampling = optuna.create_study(
             storage=optuna.storages.InMemoryStorage(),
             direction="maximize",
-            sampler=build_sampler(config.sampler, self._space, seed=config.seed, parallel=config.parallelism > 1),
+            sampler=build_sampler(
+                config.sampler,
+                self._space,
+                seed=config.seed,
+                parallel=config.parallelism > 1,
+                history=sampler_history,
+            ),
             pruner=build_pruner(config.pruner, trials=config.trials, max_epochs=config.max_epochs),
         )
         self._record = TrialRecord(self.study)

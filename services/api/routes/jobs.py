@@ -82,7 +82,7 @@ async def jobs(
     items = []
     for record in records:
         live = record.state not in TERMINAL_STUDY_STATES or not record.counts
-        counts = await ctx.db(ctx.repository.trial_counts, record.study_id) if live else None
+        counts = await ctx.trial_counts(record.study_id) if live else None
         items.append(Job.of(record, counts))
     return Page[Job](total=total, offset=offset, limit=limit, items=items)
 

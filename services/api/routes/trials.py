@@ -17,6 +17,7 @@ router = APIRouter(tags=["trials"])
 MAX_TRIALS_PAGE = 500
 MAX_EPOCHS_PAGE = 20_000
 MAX_TREND_TRIALS = 10_000
+MAX_TREND_ALERTS = 10_000
 
 
 @router.get("/jobs/{job_id}/trials", response_model=Page[Trial], responses=errors(401, 404))
@@ -42,7 +43,8 @@ async def trials(
         descending=order is SortOrder.DESC,
         state=state_value,
     )
-    total = await ctx.db(ctx.repository.count_trials, job_id, state=state_value)
+    counts = await ctx.trial_counts(job_id)
+    total = sum(counts.values()) if state_value is None else counts.get(state_value, 0)
     return Page[Trial](total=total, offset=offset, limit=limit, items=[Trial.of(r) for r in records])
 
 
@@ -79,13 +81,16 @@ async def trends(
     max_trials: Annotated[
         int, Query(ge=10, le=MAX_TREND_TRIALS, description="Trials at most in the per-trial series (downsampled).")
     ] = 2_000,
+    max_alerts: Annotated[
+        int, Query(ge=0, le=MAX_TREND_ALERTS, description="The latest alerts at most (alerts_total counts all).")
+    ] = 1_000,
 ) -> Trends:
     """Per-trial series (score, best so far, accuracy, health, duration), a page of per-epoch curves, and the
-    alerts. A longer per-trial series is downsampled to ``max_trials`` points that keep the first and last
+    latest alerts. A longer per-trial series is downsampled to ``max_trials`` points that keep the first and last
     trial and every trial that improved the best score; the epochs come a page at a time."""
     await ctx.job(job_id, viewer)
-    points = _points(await ctx.db(ctx.series.trial_points, job_id))
-    shown = downsample(points, max_trials)
+    series = await ctx.db(ctx.series.trial_series, job_id, max_trials)
+    shown = downsample(_points(series.points), max_trials)
     epoch_points: list[EpochPoint] = []
     total_epochs = 0
     if epochs:
@@ -94,38 +99,35 @@ async def trends(
         total_epochs = await ctx.db(ctx.series.count_epochs, job_id)
     alerts = [
         Alert(trial_id=a.trial_id, kind=a.kind, severity=a.severity, message=a.message, epoch=a.epoch, layer=a.layer)
-        for a in await ctx.db(ctx.repository.alerts_for_study, job_id)
+        for a in await ctx.db(ctx.repository.alerts_for_study, job_id, latest=max_alerts)
     ]
+    alerts_total = len(alerts) if len(alerts) < max_alerts else await ctx.db(ctx.repository.count_alerts, job_id)
     return Trends(
         job_id=job_id,
         trials=shown,
         epochs=epoch_points,
         alerts=alerts,
-        trials_total=len(points),
+        trials_total=series.total,
+        alerts_total=alerts_total,
         epochs_total=total_epochs,
         epochs_offset=epochs_offset,
     )
 
 
 def _points(records: list[TrialPointRecord]) -> list[TrialPoint]:
-    best: float | None = None
-    points = []
-    for r in records:
-        if r.state == TrialState.COMPLETED.value and r.score is not None:
-            best = r.score if best is None else max(best, r.score)
-        points.append(
-            TrialPoint(
-                trial_id=r.trial_id,
-                number=r.number,
-                state=r.state,
-                score=r.score,
-                best_score=best,
-                val_accuracy=r.val_accuracy,
-                overall_health=r.overall_health,
-                duration_seconds=r.duration_seconds,
-            )
+    return [
+        TrialPoint(
+            trial_id=r.trial_id,
+            number=r.number,
+            state=r.state,
+            score=r.score,
+            best_score=r.best_score,
+            val_accuracy=r.val_accuracy,
+            overall_health=r.overall_health,
+            duration_seconds=r.duration_seconds,
         )
-    return points
+        for r in records
+    ]
 
 
 def downsample(points: list[TrialPoint], at_most: int) -> list[TrialPoint]:

@@ -31,6 +31,8 @@ class PlotIndex:
 
     study: dict[str, str] = field(default_factory=dict)
     trials: dict[str, dict[str, str]] = field(default_factory=dict)
+    unplotted: int = 0
+    """Trials with epochs that got no plots of their own (beyond the ``trial_plots`` best)."""
 
 
 def _workers(requested: int, jobs: int) -> int:
@@ -52,17 +54,29 @@ def _draw_trials(trials: list[TrialView], plots_dir: Path, dpi: int, workers: in
     return draw_jobs(jobs)
 
 
-def plotted_trials(view: StudyView) -> list[TrialView]:
-    """Trials that get per-trial plots: those with at least one recorded epoch."""
-    return [t for t in view.trials if t.telemetry]
+def plotted_trials(view: StudyView, at_most: int | None = None) -> list[TrialView]:
+    """Trials that get per-trial plots, in trial order: those with at least one recorded epoch, only the
+    ``at_most`` best by score (the best trial always, unscored trials last) when there are more."""
+    candidates = [t for t in view.trials if t.telemetry]
+    if at_most is None or len(candidates) <= at_most:
+        return candidates
+    ranked = sorted(candidates, key=lambda t: (t is not view.best, t.score is None, -(t.score or 0.0)))
+    chosen = {id(t) for t in ranked[:at_most]}
+    return [t for t in candidates if id(t) in chosen]
 
 
 def render_plots(
-    view: StudyView, importance: Importance, results_dir: Path, *, dpi: int, workers: int = 0
+    view: StudyView,
+    importance: Importance,
+    results_dir: Path,
+    *,
+    dpi: int,
+    workers: int = 0,
+    trial_plots: int | None = None,
 ) -> PlotIndex:
-    """Draw every plot into ``results_dir/plots``. ``workers`` > 1 draws the trials' plots in that
-    many child processes; 0 picks a count from the CPUs once a study has ``PARALLEL_FROM_TRIALS``
-    plotted trials."""
+    """Draw every plot into ``results_dir/plots``: the study's, and each trial's for the ``trial_plots``
+    best trials (None: all). ``workers`` > 1 draws the trials' plots in that many child processes; 0
+    picks a count from the CPUs once a study has ``PARALLEL_FROM_TRIALS`` plotted trials."""
     plots_dir = results_dir / "plots"
     drawers: dict[str, Callable[[Path], Path]] = {
         "optimization_history": lambda path: study_plots.optimization_history(view, path, dpi),
@@ -77,8 +91,9 @@ def render_plots(
             path = plots_dir / f"{name}.png"
             study_files[name] = drawn_or_note(partial(drawers[name], path), path, dpi)
 
-    trials = plotted_trials(view)
+    trials = plotted_trials(view, trial_plots)
     drawn = _draw_trials(trials, plots_dir, dpi, _workers(workers, len(trials)))
+    unplotted = len(plotted_trials(view)) - len(trials)
 
     def rel(path: Path) -> str:
         return path.relative_to(results_dir).as_posix()
@@ -88,4 +103,5 @@ def render_plots(
         trials={
             t.slug: {name: rel(files[name]) for name in TRIAL_PLOTS} for t, files in zip(trials, drawn, strict=True)
         },
+        unplotted=unplotted,
     )

@@ -176,6 +176,8 @@ def _trial_links(plots: PlotIndex, trial: TrialView) -> str:
 def _trial_files(plots: PlotIndex, trial: TrialView) -> str:
     if trial.slug in plots.trials:
         return _trial_links(plots, trial)
+    if trial.telemetry:
+        return f"no plots (not among the best) · [health data](health/{trial.slug}.json)"
     return f"no epochs recorded · [health data](health/{trial.slug}.json)"
 
 
@@ -251,6 +253,12 @@ def _plots(view: StudyView, plots: PlotIndex, importance: Importance) -> list[st
         "or where validation loss rose above its best while training loss fell.",
         "",
     ]
+    if plots.unplotted:
+        lines += [
+            f"Plots are drawn for the {len(plots.trials)} best trials by score; the other {plots.unplotted} trials"
+            " with epochs have their figures in `trials.csv` and `health/` (`HPO_REPORTER_TRIAL_PLOTS` sets how many).",
+            "",
+        ]
     rows = [[trial.label, trial.state, trial.score, _trial_files(plots, trial)] for trial in view.trials]
     return lines + _table(["trial", "state", "score", "plots and data"], rows)
 

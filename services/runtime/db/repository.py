@@ -11,9 +11,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any, cast
 
-from sqlalchemy import Connection, Engine, Select, Table, and_, func, insert, select, update
+from sqlalchemy import Connection, Engine, Executable, Select, Table, and_, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
@@ -257,7 +258,10 @@ class ReadModelRepository:
         if sort_by != "number":
             order.append(trials.c.number.asc().nulls_last())
         order += [trials.c.attempt.asc(), trials.c.trial_id.asc()]
-        query = _trials_of(study_id, state).order_by(*order).offset(offset).limit(limit)
+        # The page's ids first, from an index that holds the sort keys (``schema``), then only its rows:
+        # a page deep into 100,000 trials skips index entries, not whole rows with their JSON.
+        page = _trials_of(study_id, state, trials.c.trial_id).order_by(*order).offset(offset).limit(limit).subquery()
+        query = select(trials).join(page, page.c.trial_id == trials.c.trial_id).order_by(*order)
         with self._read() as conn:
             rows = conn.execute(query).mappings().all()
         return [trial_record(r) for r in rows]
@@ -292,7 +296,7 @@ class ReadModelRepository:
             query = (
                 _trials_of(study_id, "completed")
                 .where(trials.c.score.is_not(None))
-                .order_by(trials.c.score.desc(), trials.c.number.asc().nulls_last(), trials.c.trial_id)
+                .order_by(trials.c.score.desc().nulls_last(), trials.c.number.asc().nulls_last(), trials.c.trial_id)
                 .limit(1)
             )
             row = conn.execute(query).mappings().first()
@@ -380,10 +384,20 @@ class ReadModelRepository:
             )
             return False
 
-    def alerts_for_study(self, study_id: str) -> list[AlertRecord]:
-        query = select(health_alerts).where(health_alerts.c.study_id == study_id).order_by(health_alerts.c.id)
+    def alerts_for_study(self, study_id: str, *, latest: int | None = None) -> list[AlertRecord]:
+        """The study's alerts in the order they were raised; only the ``latest`` ones when given."""
+        query = select(health_alerts).where(health_alerts.c.study_id == study_id)
+        if latest is not None:
+            newest = query.order_by(health_alerts.c.id.desc()).limit(latest).subquery()
+            query = select(newest)
         with self._read() as conn:
-            return [alert_record(r) for r in conn.execute(query).mappings().all()]
+            rows = conn.execute(query.order_by("id")).mappings().all()
+        return [alert_record(r) for r in rows]
+
+    def count_alerts(self, study_id: str) -> int:
+        query = select(func.count()).select_from(health_alerts).where(health_alerts.c.study_id == study_id)
+        with self._read() as conn:
+            return int(conn.execute(query).scalar_one())
 
     def alerts_for_trial(self, trial_id: str) -> list[AlertRecord]:
         query = select(health_alerts).where(health_alerts.c.trial_id == trial_id).order_by(health_alerts.c.id)
@@ -427,8 +441,8 @@ def _studies_where(query: Select[Any], state: str | None, owner: str | None) -> 
     return query
 
 
-def _trials_of(study_id: str, state: str | None) -> Select[Any]:
-    query = select(trials).where(trials.c.study_id == study_id)
+def _trials_of(study_id: str, state: str | None, *columns: Any) -> Select[Any]:
+    query = select(*(columns or (trials,))).where(trials.c.study_id == study_id)
     return query.where(trials.c.state == state) if state is not None else query
 
 
@@ -446,17 +460,12 @@ def _upsert(
 ) -> int:
     """INSERT, or on a key conflict UPDATE ``update_columns`` (all non-key columns when None, none
     when empty). Returns the number of rows inserted or updated (0: existed and left alone)."""
-    columns = [c for c in (values if update_columns is None else update_columns) if c not in keys]
+    columns = tuple(c for c in (values if update_columns is None else update_columns) if c not in keys)
     dialect = conn.dialect.name
     if dialect in ("sqlite", "postgresql"):
-        insert_fn = sqlite.insert if dialect == "sqlite" else postgresql.insert
-        stmt = insert_fn(table).values(dict(values))
-        if columns:
-            final = stmt.on_conflict_do_update(index_elements=list(keys), set_={c: stmt.excluded[c] for c in columns})
-        else:
-            final = stmt.on_conflict_do_nothing(index_elements=list(keys))
         # rowcount is unreliable for ON CONFLICT across drivers (psycopg reports -1); RETURNING is not.
-        return len(conn.execute(final.returning(table.c[keys[0]])).all())
+        statement = _native_upsert(dialect, table, tuple(keys), columns)
+        return len(conn.execute(statement, dict(values)).all())
     try:
         with conn.begin_nested():
             conn.execute(insert(table).values(dict(values)))
@@ -466,6 +475,20 @@ def _upsert(
             return 0
         where = and_(*(table.c[k] == values[k] for k in keys))
         return cast(int, conn.execute(update(table).where(where).values({c: values[c] for c in columns})).rowcount)
+
+
+@lru_cache(maxsize=512)
+def _native_upsert(dialect: str, table: Table, keys: tuple[str, ...], columns: tuple[str, ...]) -> Executable:
+    """``INSERT ... ON CONFLICT`` for the given conflict keys and updated columns, built once: the
+    values travel as parameters, so every upsert of one shape reuses one statement and its compiled
+    form (building ``excluded`` alone costs more than the round trip)."""
+    stmt = (sqlite.insert if dialect == "sqlite" else postgresql.insert)(table)
+    if columns:
+        excluded = stmt.excluded
+        final = stmt.on_conflict_do_update(index_elements=list(keys), set_={c: excluded[c] for c in columns})
+    else:
+        final = stmt.on_conflict_do_nothing(index_elements=list(keys))
+    return final.returning(table.c[keys[0]])
 
 
 def _refresh_duration(conn: Connection, trial_id: str) -> None:

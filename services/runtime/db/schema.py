@@ -88,8 +88,19 @@ trials = Table(
     Column("started_at", DateTime(timezone=True), nullable=True),
     Column("finished_at", DateTime(timezone=True), nullable=True),
     Column("duration_seconds", Float, nullable=True),
-    Index(f"ix_{TABLE_PREFIX}trials_study_score", "study_id", "score"),
-    Index(f"ix_{TABLE_PREFIX}trials_study_number", "study_id", "number"),
+    Index(f"ix_{TABLE_PREFIX}trials_study_state", "study_id", "state"),
+)
+# The orders the trials pages and charts read in, each an index that holds the page's keys
+# (``list_trials`` picks a page from the index alone, then reads only that page's rows).
+_TRIAL_ORDER = (trials.c.number, trials.c.attempt, trials.c.trial_id)
+Index(f"ix_{TABLE_PREFIX}trials_study_order", trials.c.study_id, *_TRIAL_ORDER)
+for _name, _column in (("score", trials.c.score), ("val_accuracy", trials.c.val_accuracy)):
+    Index(f"ix_{TABLE_PREFIX}trials_study_{_name}_desc", trials.c.study_id, _column.desc().nulls_last(), *_TRIAL_ORDER)
+Index(
+    f"ix_{TABLE_PREFIX}trials_study_health_desc",
+    trials.c.study_id,
+    trials.c.overall_health.desc().nulls_last(),
+    *_TRIAL_ORDER,
 )
 
 epochs = Table(
