@@ -8,7 +8,8 @@ queries per trial, which capped the scheduler below the rate eight trainers fini
 ``TrialRecord`` writes the same rows into Optuna's own tables (its models' ``__table__``, so the schema
 is always the installed Optuna's) with SQLAlchemy Core statements: a new trial with all its parameters
 and attributes in one transaction of five statements, and its end (attributes, value, state) in another
-of four; the ORM's unit of work cost as much CPU again as the statements themselves. Whatever it writes reads back through Optuna's public API;
+of four; the ORM's unit of work cost as much CPU again as the statements themselves. Whatever it
+writes reads back through Optuna's public API;
 ``tests/contract/optuna_record`` checks that on SQLite and Postgres, with Optuna 4.x and 5.x (the
 models are an internal module of Optuna, hence the ``optuna<6`` pin: check a new major with that suite
 first). Storage that is not a database (``InMemoryStorage``, journal files) gets the public API instead.
