@@ -28,7 +28,9 @@ TEMPLATE = ROOT / "deploy" / "rabbitmq" / "definitions.template.json"
 BROKER_USERS = ("admin", "scheduler", "health", "reporter", "trainer", "api", "monitor")
 SERVICE_USERS = ("scheduler", "health", "reporter", "trainer", "api")
 PLACEHOLDERS = {"guest", "minioadmin", "changethis", ""}
-SECRET_VARIABLES = re.compile(r"^(BROKER_[A-Z]+_PASSWORD|POSTGRES_PASSWORD|HPO_S3_ACCESS_KEY|HPO_S3_SECRET_KEY|HPO_API_TOKEN)=")
+SECRET_VARIABLES = re.compile(
+    r"^(BROKER_[A-Z]+_PASSWORD|POSTGRES_PASSWORD|HPO_S3_ACCESS_KEY|HPO_S3_SECRET_KEY|HPO_API_TOKEN)="
+)
 
 
 class Refusal(Exception):
@@ -60,13 +62,18 @@ def _with_credentials(url: str, user: str, password: str) -> str:
     return urlunsplit(parts._replace(netloc=f"{user}:{password}@{host}"))
 
 
-def k8s_secrets(amqp_url: str, management_url: str, database_url: str, s3_keys: tuple[str, str]) -> dict[str, dict[str, str]]:
+def k8s_secrets(
+    amqp_url: str, management_url: str, database_url: str, s3_keys: tuple[str, str]
+) -> dict[str, dict[str, str]]:
     """Every Secret an overlay's secretGenerator reads: file stem -> key -> value."""
     vhost = urlsplit(amqp_url).path.lstrip("/") or "/"
     passwords = {user: random_secret() for user in BROKER_USERS}
     files: dict[str, dict[str, str]] = {"broker-admin": {"password": passwords["admin"]}}
     for user in SERVICE_USERS:
-        files[f"broker-{user}"] = {"url": _with_credentials(amqp_url, f"hpo-{user}", passwords[user]), "password": passwords[user]}
+        files[f"broker-{user}"] = {
+            "url": _with_credentials(amqp_url, f"hpo-{user}", passwords[user]),
+            "password": passwords[user],
+        }
     files["broker-monitor"] = {
         "host": f"{management_url.rstrip('/')}/{vhost}",
         "username": "hpo-monitor",
@@ -114,8 +121,15 @@ def write_k8s(overlay: Path, files: dict[str, dict[str, str]], *, force: bool) -
 
 
 def _prod_inputs(args: argparse.Namespace) -> tuple[str, str, str, tuple[str, str]]:
-    missing = [flag for flag, value in (("--amqp-url", args.amqp_url), ("--management-url", args.management_url),
-                                        ("--database-url", args.database_url)) if not value]
+    missing = [
+        flag
+        for flag, value in (
+            ("--amqp-url", args.amqp_url),
+            ("--management-url", args.management_url),
+            ("--database-url", args.database_url),
+        )
+        if not value
+    ]
     if missing:
         raise Refusal(f"prod needs {', '.join(missing)} (the external broker, its management API, the database)")
     keys = (os.environ.get("HPO_S3_ACCESS_KEY", ""), os.environ.get("HPO_S3_SECRET_KEY", ""))

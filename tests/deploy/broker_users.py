@@ -25,6 +25,7 @@ class BrokerUsers:
     vhost: str
     suffix: str
     users: tuple[str, ...]
+    admin_url: str
 
 
 def rabbitmqctl(*args: str) -> str:
@@ -68,6 +69,8 @@ def imported(definitions: dict[str, Any], word: str) -> Iterator[BrokerUsers]:
         permission["vhost"] = vhost
         permission["user"] += suffix
     users = tuple(user["name"] for user in renamed["users"])
+    (admin,) = [user for user in renamed["users"] if "administrator" in user["tags"]]
+    admin_url = f"amqp://{admin['name']}:{admin['password']}@127.0.0.1:5672/{vhost}"
     try:
         _import(renamed)
         deadline = time.monotonic() + IMPORT_TIMEOUT_SECONDS
@@ -78,7 +81,7 @@ def imported(definitions: dict[str, Any], word: str) -> Iterator[BrokerUsers]:
             time.sleep(0.5)
         else:
             raise AssertionError(f"the imported users did not appear in {vhost} within {IMPORT_TIMEOUT_SECONDS}s")
-        yield BrokerUsers(vhost, suffix, users)
+        yield BrokerUsers(vhost, suffix, users, admin_url)
     finally:
         for user in users:
             subprocess.run(["rabbitmqctl", "-q", "delete_user", user], capture_output=True, timeout=60)

@@ -132,6 +132,32 @@ def _post(port: int, path: str, token: str, body: dict[str, Any]) -> tuple[int, 
         return error.code, json.loads(error.read() or b"{}")
 
 
+async def _dead_letter_a_malformed_event(users: BrokerUsers) -> list[str]:
+    """Each consumer of the event moves it to its dead-letter queue through the default exchange, as its own
+    user: the permissions allow what a failing handler does, not only the happy path."""
+    import aio_pika
+
+    from contracts.topology import DURABLE_QUEUES
+    from services.runtime.bus.amqp import dead_letter_queue
+
+    consumers = [queue for queue, keys in DURABLE_QUEUES.items() if "trial.epoch_completed" in keys]
+    connection = await aio_pika.connect(users.admin_url)
+    async with connection:
+        channel = await connection.channel()
+        exchange = await channel.get_exchange("hpo.events")
+        await exchange.publish(aio_pika.Message(b"{not json"), routing_key="trial.epoch_completed")
+
+        async def dead_lettered() -> bool:
+            for queue in consumers:
+                declared = await channel.declare_queue(dead_letter_queue(queue), passive=True)
+                if not declared.declaration_result.message_count:
+                    return False
+            return True
+
+        await eventually(dead_lettered, "the malformed event in every consumer's dead-letter queue", timeout=30)
+    return [dead_letter_queue(queue) for queue in consumers]
+
+
 def _healthcheck_passes(started: Started) -> bool:
     """The image's HEALTHCHECK command (``python -c ...``) with the container's environment."""
     command = [part if part != "python" else hpo_command()[0] for part in started.container.healthcheck]
@@ -271,6 +297,8 @@ async def _run(
         entries = zipfile.ZipFile(io.BytesIO(bundle[0])).namelist()
         assert any(e.endswith("report.md") for e in entries) and any(e.endswith("trials.csv") for e in entries)
         _, job = _get(port, f"/jobs/{job_id}", token)
+        dead = await _dead_letter_a_malformed_event(users)
+        lines.append(f"  a malformed trial.epoch_completed went to {', '.join(dead)} (each consumer's own user)")
         counts = json.loads(job)["counts"]
         lines.append(
             f"  study {name} ({job_id}): completed, trials {counts}; ZIP {len(bundle[0])} bytes, {len(entries)} files"
