@@ -180,10 +180,17 @@ def test_the_build_context_holds_what_the_dockerfiles_copy_and_no_secret() -> No
 
 
 def test_the_projects_wheel_migrates_a_database_on_its_own(tmp_path: Path) -> None:
-    """What the images' wheel stage builds, installed apart from this checkout, runs ``hpo db upgrade``."""
+    """What the images' wheel stage builds from the build context (only what .dockerignore lets in), installed
+    apart from this checkout, runs ``hpo db upgrade``."""
+    context = tmp_path / "context"
+    for name in DEPENDENCY_FILES:
+        (context / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(REPO / name, context / name)
+    for folder in CODE:
+        shutil.copytree(REPO / folder, context / folder, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation", "--wheel-dir",
-         str(tmp_path / "wheels"), str(REPO)],
+         str(tmp_path / "wheels"), str(context)],
         check=True, capture_output=True, timeout=300,
     )  # fmt: skip
     (wheel,) = (tmp_path / "wheels").glob("hpo-*.whl")
