@@ -27,6 +27,7 @@ from tests.deploy.manifests import (
     REPO,
     by_kind,
     container_env,
+    dockerfiles,
     image_repository,
     is_hpo_image,
     k8s_containers,
@@ -319,3 +320,28 @@ def test_the_trainers_grace_period_lets_a_trial_finish(rendered: dict[str, list[
 def test_the_dev_brokers_files_are_the_compose_brokers() -> None:
     for path in (REPO / "deploy" / "rabbitmq").iterdir():
         assert (REPO / "k8s" / "overlays" / "dev" / "rabbitmq" / path.name).read_bytes() == path.read_bytes(), path
+
+
+WRITTEN_BY_IMAGE = ("HOME", "MPLCONFIGDIR", "KERAS_HOME")
+WRITTEN_BY_SERVICE = ("HPO_TRAINER_WORK_DIR", "HPO_REPORTER_RESULTS_ROOT")
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_what_an_hpo_container_writes_is_on_a_volume_beside_its_read_only_root(
+    overlay: str, rendered: dict[str, list[dict[str, Any]]]
+) -> None:
+    objects = rendered[overlay]
+    for workload, pod in pod_templates(objects):
+        for container in pod["containers"]:
+            if not is_hpo_image(container["image"]):
+                continue
+            writable = [m["mountPath"] for m in container.get("volumeMounts", []) if not m.get("readOnly")]
+            image_env = dockerfiles()[image_repository(container["image"])].env
+            env = container_env(objects, container)
+            paths = ["/tmp"] + [image_env[k] for k in WRITTEN_BY_IMAGE if k in image_env]
+            paths += [env[k] for k in WRITTEN_BY_SERVICE if k in env]
+            for path in paths:
+                assert any(path == m or path.startswith(m.rstrip("/") + "/") for m in writable), (
+                    workload["metadata"]["name"],
+                    path,
+                )
