@@ -12,7 +12,7 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 OPTUNA_PREVIOUS_MAJOR ?= 4.9.0
 OPTUNA_PREVIOUS_DIR := .hpo_home/optuna-$(OPTUNA_PREVIOUS_MAJOR)
 
-.PHONY: demo test install lint typecheck imports unit schemas dashboards optuna-compat lock clean
+.PHONY: demo test install lint typecheck imports unit schemas dashboards optuna-compat lock clean images images-quick
 
 LOCK := requirements/dev.lock
 
@@ -62,6 +62,13 @@ schemas: $(INSTALLED)
 ## Regenerate the Grafana dashboards' JSON (and dashboards/METRICS.md) from the code in dashboards/.
 dashboards: $(INSTALLED)
 	$(BIN)/python -m dashboards.generate
+
+## Container images (docker_build_script.sh): every layer anew, or only the code layer on cached dependencies.
+images:
+	./docker_build_script.sh full
+
+images-quick:
+	./docker_build_script.sh quick
 
 clean:
 	rm -rf $(VENV) .hpo_home .mypy_cache .ruff_cache
