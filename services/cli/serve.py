@@ -167,9 +167,10 @@ async def _migrated_repository(database_url: str) -> ReadModelRepository:
 
 async def serve(name: str) -> None:
     disable_created_metrics()  # no *_created series next to every counter
+    registry = CollectorRegistry()
+    start_service = starter_for(name, registry)  # the service's own settings first: their errors name it
     broker = load(BrokerSettings)
-    metrics = ServiceMetrics(name, queue_prefix=broker.queue_prefix)
-    start_service = starter_for(name, metrics.registry)
+    metrics = ServiceMetrics(name, registry, queue_prefix=broker.queue_prefix)
     probes_settings = load(ProbeSettings)
     from services.runtime.bus.amqp import AmqpBus
 
