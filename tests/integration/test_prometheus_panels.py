@@ -168,6 +168,10 @@ async def test_every_panel_and_rule_works_on_a_real_prometheus_during_a_distribu
             processes.start(
                 "trainer", name, trainer_ports[name], HPO_TRAINER_TRAINER_ID=name, HPO_TRAINER_SYNTHETIC_SECONDS="3"
             )
+        health_queue = sandbox["prefix"] + "health"
+        zero = f'hpo_messages_dead_lettered_total{{queue="{health_queue}", cause="malformed"}} == 0'
+        # the alert needs a scraped zero before the dead letter (Prometheus's first scrape can come seconds late)
+        await eventually(lambda: _has_series(prometheus, zero), "the dead-letter counters scraped at zero", timeout=60)
         await cluster.bus.publish_raw("trial.completed", b"{not json")  # one dead letter per consuming queue
         await eventually(lambda: cluster.reported(study_id), "the report of the study", timeout=420, interval=0.5)
 
