@@ -36,7 +36,7 @@ async def test_the_remote_cli_runs_a_study_streams_it_and_fetches_the_embedded_l
     postgres_url: str,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    token = secrets.token_urlsafe(24)
+    token = "t" + secrets.token_urlsafe(24)  # never starting with "-", which argparse would read as an option
     api_port, probe_port = free_port(), free_port()
     processes.env |= {
         "HPO_S3_ENDPOINT": s3_server.endpoint,
