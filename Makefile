@@ -12,7 +12,7 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 OPTUNA_PREVIOUS_MAJOR ?= 4.9.0
 OPTUNA_PREVIOUS_DIR := .hpo_home/optuna-$(OPTUNA_PREVIOUS_MAJOR)
 
-.PHONY: demo test install lint typecheck imports unit schemas dashboards optuna-compat lock clean images images-quick
+.PHONY: demo test install lint typecheck imports unit schemas dashboards k8s-monitoring optuna-compat lock clean images images-quick
 
 LOCK := requirements/dev.lock
 
@@ -62,6 +62,18 @@ schemas: $(INSTALLED)
 ## Regenerate the Grafana dashboards' JSON (and dashboards/METRICS.md) from the code in dashboards/.
 dashboards: $(INSTALLED)
 	$(BIN)/python -m dashboards.generate
+	$(MAKE) --no-print-directory k8s-monitoring
+
+MONITORING_FILES := k8s/components/monitoring/files
+## Copy deploy/prometheus, deploy/grafana and the dashboards' JSON into the k8s monitoring component
+## (kustomize reads only below a kustomization; tests/deploy checks the copies are the same).
+k8s-monitoring:
+	rm -rf $(MONITORING_FILES)
+	mkdir -p $(MONITORING_FILES)/prometheus/rules $(MONITORING_FILES)/grafana $(MONITORING_FILES)/dashboards
+	cp deploy/prometheus/prometheus.yml $(MONITORING_FILES)/prometheus/
+	cp deploy/prometheus/rules/*.yml $(MONITORING_FILES)/prometheus/rules/
+	cp -r deploy/grafana/datasources deploy/grafana/dashboards $(MONITORING_FILES)/grafana/
+	cp dashboards/*.json $(MONITORING_FILES)/dashboards/
 
 ## Container images (docker_build_script.sh): every layer anew, or only the code layer on cached dependencies.
 images:

@@ -29,7 +29,7 @@ BROKER_USERS = ("admin", "scheduler", "health", "reporter", "trainer", "api", "m
 SERVICE_USERS = ("scheduler", "health", "reporter", "trainer", "api")
 PLACEHOLDERS = {"guest", "minioadmin", "changethis", ""}
 SECRET_VARIABLES = re.compile(
-    r"^(BROKER_[A-Z]+_PASSWORD|POSTGRES_PASSWORD|HPO_S3_ACCESS_KEY|HPO_S3_SECRET_KEY|HPO_API_TOKEN)="
+    r"^(BROKER_[A-Z]+_PASSWORD|POSTGRES_PASSWORD|HPO_S3_ACCESS_KEY|HPO_S3_SECRET_KEY|HPO_API_TOKEN|GRAFANA_ADMIN_PASSWORD)="
 )
 
 
@@ -83,6 +83,7 @@ def k8s_secrets(
     files["database"] = {"url": database_url, "password": database_password}
     files["s3-credentials"] = {"access-key": s3_keys[0], "secret-key": s3_keys[1]}
     files["api-token"] = {"token": "hpo_" + random_secret()}
+    files["grafana"] = {"admin-password": random_secret()}  # the monitoring component's Grafana admin
     return files
 
 

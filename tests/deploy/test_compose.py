@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from tests.deploy.manifests import (
     COMPOSE_FILE,
@@ -25,6 +26,7 @@ from tests.deploy.manifests import (
 
 DCLINT_CONFIG = REPO / "deploy" / "tools" / "dclint.yaml"
 INFRASTRUCTURE = ("rabbitmq", "postgres", "s3")
+MONITORING = ("prometheus", "grafana")
 
 
 def _dclint(npm_tools: Path, path: Path) -> subprocess.CompletedProcess[str]:
@@ -53,7 +55,7 @@ def test_the_infrastructure_has_healthchecks_and_the_services_wait_for_it(compos
     for name in INFRASTRUCTURE:
         assert services[name]["healthcheck"]["test"][0] == "CMD", name
     for name, service in services.items():
-        if name in INFRASTRUCTURE:
+        if name in INFRASTRUCTURE + MONITORING:
             continue
         waits = {dependency: rule["condition"] for dependency, rule in service["depends_on"].items()}
         if name == "migrate":
@@ -96,9 +98,49 @@ def test_a_missing_secret_stops_compose_with_the_variables_name() -> None:
     from tests.deploy.manifests import MissingVariable
 
     example = read_env_file(REPO / ".env.example")
-    with pytest.raises(MissingVariable, match="POSTGRES_PASSWORD") as refused:
-        load_compose(example)  # .env.example's database password is empty: compose refuses to start
-    assert "set POSTGRES_PASSWORD in .env" in str(refused.value)
+    empty = {name for name, value in example.items() if name.endswith("PASSWORD") and not value}
+    assert empty == {"POSTGRES_PASSWORD", "GRAFANA_ADMIN_PASSWORD"}
+    for name in sorted(empty):  # each empty password stops compose by its name, whichever compose meets first
+        with pytest.raises(MissingVariable) as refused:
+            load_compose({**example, **{other: "x" for other in empty - {name}}})
+        assert refused.value.name == name and f"set {name} in .env" in str(refused.value)
+
+
+def test_prometheus_scrapes_the_compose_services_and_grafana_is_provisioned_from_the_repository(
+    compose: dict[str, Any],
+) -> None:
+    services = compose["services"]
+    for name in MONITORING:
+        assert services[name]["healthcheck"]["test"][0] == "CMD", name
+        assert all(port.startswith("127.0.0.1:") for port in services[name]["ports"]), name
+    assert services["grafana"]["depends_on"]["prometheus"]["condition"] == "service_healthy"
+    assert services["grafana"]["environment"]["GF_AUTH_ANONYMOUS_ENABLED"] == "false"
+
+    mounts = {
+        name: {volume.split(":")[1]: volume.split(":")[0] for volume in services[name]["volumes"]}
+        for name in MONITORING
+    }
+    prometheus_dir = REPO / mounts["prometheus"]["/etc/prometheus"]
+    config = yaml.safe_load((prometheus_dir / "prometheus.yml").read_text())
+    assert all((prometheus_dir / rule_file).is_file() for rule_file in config["rule_files"])
+    for job in config["scrape_configs"]:  # every target is a compose service, on the port it serves metrics on
+        for target in [t for c in job.get("static_configs", []) for t in c["targets"]] + [
+            f"{name}:{c['port']}" for c in job.get("dns_sd_configs", []) for name in c["names"]
+        ]:
+            host, port = target.split(":")
+            assert host in services, (job["job_name"], target)
+            if is_hpo_image(services[host].get("image", "")):
+                assert services[host]["environment"]["HPO_HTTP_PORT"] == port, target
+                assert services[host]["environment"]["HPO_HTTP_HOST"] == "0.0.0.0", target
+
+    grafana = mounts["grafana"]
+    provisioning = REPO / grafana["/etc/grafana/provisioning/dashboards"]
+    (provider,) = yaml.safe_load((provisioning / "hpo.yaml").read_text())["providers"]
+    dashboards = REPO / grafana[provider["options"]["path"]]
+    assert {p.stem for p in dashboards.glob("*.json")} >= {"hpo-studies-overview", "hpo-training-live"}
+    datasources = REPO / grafana["/etc/grafana/provisioning/datasources"]
+    (source,) = yaml.safe_load((datasources / "prometheus.yaml").read_text())["datasources"]
+    assert source["url"] == "http://prometheus:9090"
 
 
 def _per_service(containers: list[Container]) -> dict[str, tuple[list[str], frozenset[str]]]:

@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 
 import kubernetes_validate
 import pytest
+import yaml
 
 from contracts.topology import TRAINER_WORK_QUEUE
 from tests.deploy.manifests import (
@@ -65,7 +66,13 @@ def test_every_overlay_renders(
     with capsys.disabled():
         print(f"\nk8s/overlays/{overlay}: {len(objects)} objects: {dict(sorted(kinds.items()))}")
     assert {"Deployment", "Job", "ConfigMap", "Secret", "NetworkPolicy", "ScaledObject"} <= set(kinds)
-    assert kinds["Deployment"] == 5
+    deployments = {o["metadata"]["name"] for o in by_kind(objects, "Deployment")}
+    assert {name for name in deployments if name.startswith("hpo-")} == {
+        "hpo-scheduler", "hpo-health", "hpo-reporter", "hpo-api", "hpo-trainer"
+    }  # fmt: skip
+    assert deployments - {name for name in deployments if name.startswith("hpo-")} == (
+        {"prometheus", "grafana"} if overlay != "prod" else set()
+    )
     assert all(o["metadata"].get("namespace") == "hpo" for o in objects if o["kind"] != "Namespace")
     in_cluster = {o["metadata"]["name"] for o in by_kind(objects, "StatefulSet")}
     assert in_cluster == ({"rabbitmq", "postgres", "s3"} if overlay != "prod" else set())
@@ -315,6 +322,76 @@ def test_the_trainers_grace_period_lets_a_trial_finish(rendered: dict[str, list[
     for overlay in OVERLAYS:
         (trainer,) = [c for c in k8s_containers(rendered[overlay], overlay) if c.service == "trainer"]
         assert trainer.stop_grace_seconds is not None and trainer.stop_grace_seconds >= 600
+
+
+MONITORING = REPO / "k8s" / "components" / "monitoring"
+MONITORING_SOURCES = {
+    "prometheus": REPO / "deploy" / "prometheus",
+    "grafana": REPO / "deploy" / "grafana",
+    "dashboards": REPO / "dashboards",
+}
+
+
+def test_the_monitoring_components_files_are_the_repositorys() -> None:
+    copies = {p.relative_to(MONITORING / "files") for p in (MONITORING / "files").rglob("*") if p.is_file()}
+    prometheus, grafana = MONITORING_SOURCES["prometheus"], MONITORING_SOURCES["grafana"]
+    sources = {
+        *(Path("prometheus") / p.relative_to(prometheus) for p in [prometheus / "prometheus.yml"]),
+        *(Path("prometheus") / p.relative_to(prometheus) for p in (prometheus / "rules").glob("*.yml")),
+        *(Path("grafana") / p.relative_to(grafana) for p in grafana.rglob("*.yaml")),
+        *(Path("dashboards") / p.name for p in MONITORING_SOURCES["dashboards"].glob("*.json")),
+    }
+    assert copies == sources, "run make k8s-monitoring"
+    for copy_path in copies:
+        source = MONITORING_SOURCES[copy_path.parts[0]].joinpath(*copy_path.parts[1:])
+        assert (MONITORING / "files" / copy_path).read_bytes() == source.read_bytes(), (
+            f"{copy_path}: make k8s-monitoring"
+        )
+
+
+def _generated(objects: list[dict[str, Any]], name: str) -> dict[str, Any]:
+    """A ConfigMap of a configMapGenerator (its name carries a hash suffix)."""
+    (found,) = [o for o in by_kind(objects, "ConfigMap") if o["metadata"]["name"].rsplit("-", 1)[0] == name]
+    return found
+
+
+@pytest.mark.parametrize("overlay", ["dev", "gpu"])
+def test_prometheus_reaches_every_scrape_target_and_grafana_reaches_prometheus(
+    overlay: str, rendered: dict[str, list[dict[str, Any]]]
+) -> None:
+    objects = rendered[overlay]
+    config = yaml.safe_load(_generated(objects, "prometheus-config")["data"]["prometheus.yml"])
+    services = {o["metadata"]["name"]: o for o in by_kind(objects, "Service")}
+    workloads = {
+        w["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/name"]: w for w, _ in pod_templates(objects)
+    }
+    prometheus = workloads["prometheus"]["spec"]["template"]["metadata"]["labels"]
+    egress = _allowed(_policies_for(objects, prometheus, "Egress"), "Egress")
+    for job in config["scrape_configs"]:
+        targets = [t for c in job.get("static_configs", []) for t in c["targets"]]
+        targets += [f"{name}:{c['port']}" for c in job.get("dns_sd_configs", []) for name in c["names"]]
+        for target in targets:
+            host, port = target.split(":")
+            service = services[host]  # the name resolves in the namespace
+            assert int(port) in {p["port"] for p in service["spec"]["ports"]}, target
+            (pod,) = [
+                w for name, w in workloads.items() if name == service["spec"]["selector"]["app.kubernetes.io/name"]
+            ]
+            labels = pod["spec"]["template"]["metadata"]["labels"]
+            ingress = _allowed(_policies_for(objects, labels, "Ingress"), "Ingress")
+            target_port = next(p["targetPort"] for p in service["spec"]["ports"] if p["port"] == int(port))
+            container_ports = {
+                p["name"]: p["containerPort"]
+                for c in pod["spec"]["template"]["spec"]["containers"]
+                for p in c.get("ports", [])
+            }
+            number = container_ports.get(target_port, target_port)
+            assert ("prometheus", number) in ingress, (target, ingress)
+            assert any(p == number for _, p in egress), (target, egress)
+    grafana = workloads["grafana"]["spec"]["template"]["metadata"]["labels"]
+    assert {p for _, p in _allowed(_policies_for(objects, grafana, "Egress"), "Egress")} >= {9090}
+    source = yaml.safe_load(_generated(objects, "grafana-datasources")["data"]["prometheus.yaml"])
+    assert source["datasources"][0]["url"] == "http://prometheus:9090" and "prometheus" in services
 
 
 def test_the_dev_brokers_files_are_the_compose_brokers() -> None:
