@@ -21,6 +21,7 @@ a trial's storage id, and copying a trial into another study (the scheduler's in
 
 from __future__ import annotations
 
+import bisect
 import copy
 import heapq
 import json
@@ -192,12 +193,14 @@ class HistoryView:
 
     Samplers read trials through ``Study._get_trials`` (TPE, CMA-ES and GP alike); this is the one place
     that answers it differently. A multi-objective study is shown whole (its best is a front, not a value).
+    The selection is kept up to date incrementally (``_Selection``), so a read costs O(keep), not O(trials).
     """
 
     def __init__(self, study: optuna.Study, keep: int, best: int) -> None:
         self._study = study
         self._keep = keep
         self._best = min(best, keep)
+        self._selection: _Selection | None = None
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._study, name)
@@ -218,19 +221,76 @@ class HistoryView:
         return copy.deepcopy(kept) if deepcopy else kept
 
     def _bounded(self, trials: list[FrozenTrial]) -> list[FrozenTrial]:
-        # Chosen afresh on every read: in-memory storage hands out its own list and replaces a trial's
-        # object when it ends, so any cached selection would show a finished trial as still running.
-        finished = [t for t in trials if t.state.is_finished()]
-        if len(finished) <= self._keep or self._study._is_multi_objective():
-            kept = trials
-        else:
-            sign = 1.0 if self._study.direction == optuna.study.StudyDirection.MAXIMIZE else -1.0
-            valued = [t for t in finished if t.state is OptunaState.COMPLETE and t.value is not None]
-            best = heapq.nlargest(self._best, valued, key=lambda t: sign * float(t.value or 0.0))
-            chosen = {t.number for t in best}
-            for trial in reversed(finished):
-                if len(chosen) >= self._keep:
-                    break
-                chosen.add(trial.number)
-            kept = [t for t in trials if not t.state.is_finished() or t.number in chosen]
-        return kept
+        if self._study._is_multi_objective():
+            return trials
+        if not _numbered_by_position(trials):  # not a study's own list: choose afresh, O(trials)
+            return _chosen_afresh(trials, self._keep, self._best, self._sign())
+        if self._selection is None:
+            self._selection = _Selection(self._keep, self._best, self._sign())
+        return self._selection.kept(trials)
+
+    def _sign(self) -> float:
+        return 1.0 if self._study.direction == optuna.study.StudyDirection.MAXIMIZE else -1.0
+
+
+def _numbered_by_position(trials: list[FrozenTrial]) -> bool:
+    return not trials or (trials[0].number == 0 and trials[-1].number == len(trials) - 1)
+
+
+def _chosen_afresh(trials: list[FrozenTrial], keep: int, best: int, sign: float) -> list[FrozenTrial]:
+    finished = [t for t in trials if t.state.is_finished()]
+    if len(finished) <= keep:
+        return trials
+    valued = [t for t in finished if t.state is OptunaState.COMPLETE and t.value is not None]
+    chosen = {t.number for t in heapq.nlargest(best, valued, key=lambda t: sign * float(t.value or 0.0))}
+    for trial in reversed(finished):
+        if len(chosen) >= keep:
+            break
+        chosen.add(trial.number)
+    return [t for t in trials if not t.state.is_finished() or t.number in chosen]
+
+
+class _Selection:
+    """The best and latest finished trials of one study's list (where ``trials[n].number == n``), updated from
+    the trials that are new or were unfinished at the last read: a trial only ever goes from unfinished to
+    finished, and a finished one never changes. Trial objects are read from the list at every call (in-memory
+    storage replaces a trial's object when it ends), only numbers are kept."""
+
+    def __init__(self, keep: int, best: int, sign: float) -> None:
+        self._keep, self._best, self._sign = keep, best, sign
+        self._reset()
+
+    def _reset(self) -> None:
+        self._length = 0
+        self._unfinished: set[int] = set()
+        self._finished: list[int] = []  # numbers, ascending
+        self._best_heap: list[tuple[float, int]] = []  # (sign * value, number), the smallest on top
+
+    def kept(self, trials: list[FrozenTrial]) -> list[FrozenTrial]:
+        self._update(trials)
+        if len(self._finished) <= self._keep:
+            return trials
+        chosen = {-negated for _, negated in self._best_heap}
+        for number in reversed(self._finished):
+            if len(chosen) >= self._keep:
+                break
+            chosen.add(number)
+        return [trials[number] for number in sorted(chosen | self._unfinished)]
+
+    def _update(self, trials: list[FrozenTrial]) -> None:
+        if len(trials) < self._length:  # a different list than before: start over
+            self._reset()
+        for number in [*sorted(self._unfinished), *range(self._length, len(trials))]:
+            trial = trials[number]
+            if not trial.state.is_finished():
+                self._unfinished.add(number)
+                continue
+            self._unfinished.discard(number)
+            bisect.insort(self._finished, number)
+            if trial.state is OptunaState.COMPLETE and trial.value is not None and self._best > 0:
+                entry = (self._sign * float(trial.value), -number)  # ties: the earlier trial ranks higher
+                if len(self._best_heap) < self._best:
+                    heapq.heappush(self._best_heap, entry)
+                elif entry > self._best_heap[0]:
+                    heapq.heapreplace(self._best_heap, entry)
+        self._length = len(trials)

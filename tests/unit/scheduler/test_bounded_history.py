@@ -108,3 +108,25 @@ def test_only_samplers_that_read_history_are_bounded() -> None:
     assert isinstance(
         build_sampler(SamplerName.TPE, space, seed=1, parallel=False, history=0), optuna.samplers.TPESampler
     )
+
+
+def test_the_view_kept_up_to_date_shows_what_a_fresh_choice_shows_while_trials_finish_out_of_order() -> None:
+    import random
+
+    from services.scheduler.optuna_internals import _chosen_afresh
+
+    rng = random.Random(3)
+    study = optuna.create_study(direction="minimize")
+    view = HistoryView(study, keep=20, best=3)
+    running: list[optuna.Trial] = []
+    for step in range(150):
+        running.append(study.ask(X))
+        if len(running) > 6 or step % 7 == 0:  # parallel trials end in any order, some fail or are pruned
+            trial = running.pop(rng.randrange(len(running)))
+            state = rng.choice([TrialState.COMPLETE] * 4 + [TrialState.FAIL, TrialState.PRUNED])
+            study.tell(trial, rng.random() if state is TrialState.COMPLETE else None, state=state)
+        trials = study._get_trials(deepcopy=False, use_cache=False)
+        shown = [t.number for t in view.get_trials(deepcopy=False)]
+        assert shown == [t.number for t in _chosen_afresh(trials, 20, 3, -1.0)], step
+    finished = [t for t in view.get_trials(deepcopy=False) if t.state.is_finished()]
+    assert len(finished) == 20
