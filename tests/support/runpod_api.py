@@ -177,9 +177,10 @@ class FakeRunPod:
                 return 200, {"id": job.id, "status": "IN_QUEUE"}
             if action == "health":
                 return 200, {"jobs": {"inQueue": 0, "inProgress": self._running()}, "workers": {"idle": 1}}
-            job = self.jobs.get(job_id or "")
-            if job is None:
+            found = self.jobs.get(job_id or "")
+            if found is None:
                 return 404, {"error": "request does not exist"}
+            job = found
             if action == "stream" and method == "GET":
                 chunks = job.advance()
                 return 200, {"status": job.status, "stream": [{"output": c} for c in chunks]}

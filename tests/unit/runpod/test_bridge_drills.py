@@ -7,6 +7,7 @@ from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 from pydantic import SecretStr
@@ -38,6 +39,7 @@ from services.scheduler.settings import SchedulerSettings
 from tests.support.runpod_api import FakeRunPod, JobScript, fake_runpod
 from tests.support.waiting import eventually
 
+E = TypeVar("E", bound=Event)
 API_KEY = "rp-test-key-0123456789"
 ENDINGS = (TrialCompleted, TrialFailed, TrialPruned)
 
@@ -69,7 +71,7 @@ class Study:
     bus: InMemoryBus
     events: list[Event] = field(default_factory=list)
 
-    def of(self, kind: type[Event]) -> list[Event]:
+    def of(self, kind: type[E]) -> list[E]:
         return [e for e in self.events if isinstance(e, kind)]
 
     def endings(self) -> Counter[tuple[str | None, str]]:
@@ -127,7 +129,7 @@ async def test_a_study_runs_each_trial_as_one_job_with_the_requests_the_sdk_send
     completed = study.of(TrialCompleted)
     assert len(completed) == 3 and all(n == 1 for n in study.endings().values())
     assert len(study.of(TrialEpochCompleted)) == 6  # 2 epochs per trial, relayed once each
-    metrics = completed[0].data.metrics  # type: ignore[attr-defined]  # a TrialCompleted
+    metrics = completed[0].data.metrics
     assert metrics.gpu_seconds == pytest.approx(7.2)  # the job's billed executionTime
     assert metrics.cost_usd == pytest.approx(7.2 / 3600 * 0.36)
     assert fake.running_max <= 2  # the concurrency
@@ -137,7 +139,7 @@ async def test_a_study_runs_each_trial_as_one_job_with_the_requests_the_sdk_send
     assert (first.method, first.path, first.authorization) == ("POST", "/v2/ep123/run", f"Bearer {API_KEY}")
     assert first.body["policy"] == {"executionTimeout": 600_000}
     requested = study.of(TrialRequested)[0]
-    assert first.body["input"]["request"] == requested.data.model_dump(mode="json")  # type: ignore[attr-defined]
+    assert first.body["input"]["request"] == requested.data.model_dump(mode="json")
     job = fake.jobs["job-1"]
     paths = {(r.method, r.path) for r in fake.requests if job.id in r.path}
     assert paths == {("GET", f"/v2/ep123/stream/{job.id}"), ("GET", f"/v2/ep123/status/{job.id}")}
@@ -150,7 +152,7 @@ async def test_a_job_that_times_out_fails_its_trial_once_and_the_study_completes
     study = await run_study(bus, tmp_path, bridge_settings(fake), trials=2)
 
     failed = study.of(TrialFailed)
-    assert len(failed) == 1 and "execution timeout" in failed[0].data.reason  # type: ignore[attr-defined]
+    assert len(failed) == 1 and "execution timeout" in failed[0].data.reason
     assert all(n == 1 for n in study.endings().values())
     assert len(study.of(TrialCompleted)) == 2
 
@@ -163,7 +165,7 @@ async def test_a_worker_lost_mid_trial_is_failed_and_retried_by_the_scheduler(
 
     failed = study.of(TrialFailed)
     assert len(failed) == 1 and failed[0].source == "scheduler"  # the lease ran out: no trainer spoke for it
-    retries = [e for e in study.of(TrialRequested) if e.data.retry_of == failed[0].trial_id]  # type: ignore[attr-defined]
+    retries = [e for e in study.of(TrialRequested) if e.data.retry_of == failed[0].trial_id]
     assert len(retries) == 1
     assert len(study.of(TrialCompleted)) == 2
     assert all(n == 1 for n in study.endings().values())
