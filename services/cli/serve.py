@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from services.runtime.db.repository import ReadModelRepository
 
 log = logging.getLogger(__name__)
-SERVICES = ("scheduler", "trainer", "health", "reporter", "api")
+SERVICES = ("scheduler", "trainer", "health", "reporter", "api", "runpod-bridge")
 BROKER_RETRY_SECONDS = (1, 2, 5, 10)
 
 Starter = Callable[[Bus], Awaitable[RunningService]]
@@ -99,6 +99,13 @@ def starter_for(name: str, registry: CollectorRegistry | None = None) -> Starter
         )
         metrics = TrainingMetrics(trainer_settings.trainer_id, registry)
         return lambda bus: trainer.start(bus, store, trainer_settings, metrics=metrics)
+    if name == "runpod-bridge":
+        from services.runpod import bootstrap as bridge
+        from services.runpod.settings import BridgeSettings
+
+        bridge_settings = load(BridgeSettings, prefix="HPO_RUNPOD_")
+        bridge_store = artifact_store(load(ObjectStoreSettings))
+        return lambda bus: bridge.start(bus, bridge_store, bridge_settings)
     if name == "reporter":
         return _reporter_starter()
     if name == "api":
