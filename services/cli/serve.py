@@ -209,10 +209,14 @@ async def serve(name: str) -> None:
         if stop.is_set():
             return
         await bus.declare(DURABLE_QUEUES)  # every service queue exists before anything is published
-        running.append(await start_service(bus))
+        service = await start_service(bus)
+        running.append(service)
         log.info("%s: serving (broker %s, exchange %s)", name, redact_url(broker.amqp_url), broker.exchange)
-        await stop.wait()
-        log.info("%s: stopping", name)
+        waits = [asyncio.create_task(stop.wait()), asyncio.create_task(service.done.wait())]
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        for task in waits:
+            task.cancel()
+        log.info("%s: stopping (%s)", name, "idle" if service.done.is_set() else "asked to")
     finally:
         for service in running:
             await service.stop()
