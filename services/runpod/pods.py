@@ -26,7 +26,8 @@ POD_ENV_KEYS = (
 )
 """What a pod's trainer is given: the broker and the object store. Nothing else leaves this machine."""
 SECRET_KEYS = frozenset({"HPO_AMQP_URL", "HPO_S3_ACCESS_KEY", "HPO_S3_SECRET_KEY"})
-POD_COMMAND = "hpo serve trainer"
+POD_COMMAND = "serve trainer"
+"""The container command after the image's ENTRYPOINT (`hpo`): RunPod's dockerArgs."""
 
 
 @dataclass(frozen=True)
