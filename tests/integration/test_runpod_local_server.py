@@ -181,7 +181,9 @@ def test_the_handler_trains_a_trial_through_the_sdks_local_test_server_like_a_lo
 
 
 def test_the_sdks_test_input_mode_runs_one_job_and_exits(tmp_path: Path) -> None:
-    # without the model in the result: the SDK's log of it is cut to 4096 characters, the result chunk comes last
+    """The one-shot wiring (a list handler: that mode does not run generators), with the synthetic trainer:
+    the Keras trial is the local server's test above. Without the model in the result: the SDK cuts its log
+    of the result to 4096 characters, and the result chunk comes last."""
     payload = ServerlessJobInput(study_id="s1", trial_id="t2", request=_request(max_epochs=1), return_model=False)
     job = '{"input": ' + payload.model_dump_json() + "}"
     command = [sys.executable, "-m", "services.trainer.serverless", "--test_input", job]
@@ -195,6 +197,7 @@ def test_the_sdks_test_input_mode_runs_one_job_and_exits(tmp_path: Path) -> None
     result = JobResult.model_validate(_first_literal(tail[start:]))
     assert result.outcome == "completed" and result.epochs_trained == 1 and result.model_base64 is None
     assert result.metrics is not None and result.metrics.val_accuracy > 0
+    assert result.worker_id == "serverless-worker"
 
 
 async def test_the_bridge_runs_a_distributed_study_on_the_local_server_with_the_embedded_results_layout(
