@@ -92,7 +92,7 @@ async def on_trial_control(event: TrialControl, deps: BridgeDeps) -> None:
     if not event.trial_id or action is ControlAction.CONTINUE:
         return
     current = deps.stops.get(event.trial_id)
-    if event.trial_id in deps.running and (current is None or _RANK[action] > _RANK[current.action]):
+    if current is None or _RANK[action] > _RANK[current.action]:  # also for a trial still queued
         deps.stops[event.trial_id] = Stop(action, event.data.reason)
 
 
@@ -162,6 +162,11 @@ async def on_trial_requested(event: TrialRequested, deps: BridgeDeps) -> None:
     if event.trial_id is None:
         return
     number = event.data.trial_number
+    cancelled = deps.stops.pop(event.trial_id, None)
+    if cancelled is not None:  # stopped while it waited in the work queue: say so, or the study waits on it
+        if cancelled.action is not ControlAction.SUPERSEDED:
+            await _fail(event, deps, f"cancelled before it started: {cancelled.reason}", 0)
+        return
     refusal = deps.budget.refusal(event.data.max_epochs)
     if refusal is not None:
         log.warning("trial %d refused: %s", number, refusal)

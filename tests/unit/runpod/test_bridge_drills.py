@@ -238,6 +238,32 @@ async def test_a_trial_that_cannot_fit_the_execution_timeout_is_refused_before_i
     assert not any(r.path.endswith("/run") for r in fake.requests)
 
 
+async def test_a_trial_stopped_while_it_waited_in_the_queue_never_becomes_a_job(
+    bus: InMemoryBus, fake: FakeRunPod, tmp_path: Path
+) -> None:
+    events: list[Event] = []
+
+    async def record(event: Event) -> None:
+        events.append(event)
+
+    await bus.subscribe("observer", ["#"], record, prefetch=100)
+    bridge = await bridge_bootstrap.start(bus, LocalArtifactStore(tmp_path / "a"), bridge_settings(fake))
+    try:
+        request = TrialRequested(
+            source="test", study_id="s1", trial_id="t1", data=_request(StudyConfig(dataset=DatasetName.DIGITS))
+        )
+        stop = TrialControlData(action=ControlAction.STOP, reason="the study is stopping")
+        await bus.publish(request.follow_up(TrialControl, stop, source="scheduler"))
+        await bus.publish(request)
+        await eventually(lambda: any(isinstance(e, TrialFailed) for e in events), "the trial's failure")
+    finally:
+        await bridge.stop()
+
+    failed = next(e for e in events if isinstance(e, TrialFailed))
+    assert failed.data.reason == "cancelled before it started: the study is stopping"
+    assert not fake.jobs
+
+
 def _request(config: StudyConfig) -> TrialRequestedData:
     return TrialRequestedData(
         trial_number=0,
