@@ -109,6 +109,7 @@ class _Relay:
     epoch: int = 0
     last_val_accuracy: float | None = None
     result: JobResult | None = None
+    started: bool = False
     last_progress: float = field(default_factory=time.monotonic)
 
     async def take(self, chunks: list[dict[str, Any]]) -> None:
@@ -120,7 +121,9 @@ class _Relay:
                 continue
             self.last_progress = time.monotonic()
             if isinstance(chunk, JobStarted):
-                await self._publish_started(chunk)
+                if not self.started:  # a chunk streamed again (a repeated poll) is relayed once
+                    self.started = True
+                    await self._publish_started(chunk)
             elif isinstance(chunk, JobEpoch):
                 await self._publish_epoch(chunk)
             else:
