@@ -231,7 +231,8 @@ def _optimize(
             from services.cli.runpod import bridge_for_study
 
             bridge = bridge_for_study(config, request.endpoint or "")
-    notes = check_dataset(config, allow_download=allow_download)
+    # on RunPod the data is the worker's (its image, a network volume or a download there): nothing to check here
+    notes = [] if bridge is not None else check_dataset(config, allow_download=allow_download)
     verb = "resuming" if resumed is not None else "study"
     console.print(
         f"{verb} [bold]{study_name}[/bold]: {config.dataset.value}, mode={config.mode.value}, "

@@ -52,6 +52,7 @@ from services.runpod.endpoint import EndpointApi, EndpointUnavailable, JobLost, 
 from services.runpod.settings import BridgeSettings
 from services.runtime.artifacts.port import ArtifactStore
 from services.runtime.bus.port import Publish
+from services.runtime.errors import FatalError
 from services.runtime.handlers import HandlerTable
 
 log = logging.getLogger(__name__)
@@ -184,12 +185,19 @@ async def on_trial_requested(event: TrialRequested, deps: BridgeDeps) -> None:
     except WorkerLost as exc:
         log.warning("trial %d: %s; its lease will run out and the scheduler retries it", number, exc)
         return
+    except FatalError as exc:  # the endpoint refuses us (key, endpoint id): every trial would; say so at once
+        poll, refused = JobPoll("FAILED"), str(exc)
+    else:
+        refused = ""
     finally:
         beating.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await beating
         deps.running.pop(event.trial_id, None)
         stop = deps.stops.pop(event.trial_id, None)
+    if refused:
+        await _fail(event, deps, refused, relay.epoch)
+        return
     await _conclude(event, relay, poll, stop, deps)
 
 

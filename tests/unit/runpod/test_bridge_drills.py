@@ -264,6 +264,28 @@ async def test_a_trial_stopped_while_it_waited_in_the_queue_never_becomes_a_job(
     assert not fake.jobs
 
 
+async def test_an_endpoint_refusing_the_key_fails_the_trial_with_the_reason(
+    bus: InMemoryBus, fake: FakeRunPod, tmp_path: Path
+) -> None:
+    fake.failures = [401]
+    events: list[Event] = []
+
+    async def record(event: Event) -> None:
+        events.append(event)
+
+    await bus.subscribe("observer", ["#"], record, prefetch=100)
+    bridge = await bridge_bootstrap.start(bus, LocalArtifactStore(tmp_path / "a"), bridge_settings(fake))
+    try:
+        config = StudyConfig(dataset=DatasetName.DIGITS)
+        await bus.publish(TrialRequested(source="test", study_id="s1", trial_id="t1", data=_request(config)))
+        await eventually(lambda: any(isinstance(e, TrialFailed) for e in events), "the trial's failure")
+    finally:
+        await bridge.stop()
+
+    failed = next(e for e in events if isinstance(e, TrialFailed))
+    assert failed.data.reason == "RunPod refused the API key (HTTP 401); check HPO_RUNPOD_API_KEY"
+
+
 def _request(config: StudyConfig) -> TrialRequestedData:
     return TrialRequestedData(
         trial_number=0,
