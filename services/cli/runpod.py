@@ -15,6 +15,7 @@ from contracts.study import StudyConfig
 from services.runtime.errors import UserInputError
 
 if TYPE_CHECKING:
+    from services.runpod.pods import PodsApi
     from services.runpod.settings import BridgeSettings
 
 DEFAULT_IMAGE = "ghcr.io/hpo/hpo-trainer-gpu:latest"
@@ -139,7 +140,3 @@ def _trials_trained() -> dict[str, int]:
     except sa.exc.SQLAlchemyError:
         return {}
     return {str(trainer): int(count) for trainer, count in rows if trainer}
-
-
-if TYPE_CHECKING:
-    from services.runpod.pods import PodsApi
