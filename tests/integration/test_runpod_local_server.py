@@ -59,7 +59,7 @@ OPTIONS = {
 def _request(max_epochs: int = 2) -> TrialRequestedData:
     return TrialRequestedData(
         trial_number=0,
-        params={"conv_blocks": 1, "filters": 8, "dense_units": 16, "batch_size": 16},
+        params={"conv_blocks": 1, "filters": 8, "dense_units": 16, "batch_size": 16, "learning_rate": 0.01},
         dataset=DatasetName.DIGITS,
         max_samples=300,
         max_epochs=max_epochs,
