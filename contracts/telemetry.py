@@ -77,3 +77,7 @@ class TrialMetrics(BaseModel):
         description="Estimated training footprint: weights, optimizer slots and one batch of activations."
     )
     epochs_trained: int
+    gpu_seconds: float | None = Field(
+        default=None, description="Billed GPU time of a trial trained on a rented GPU (RunPod), else none."
+    )
+    cost_usd: float | None = Field(default=None, description="What that GPU time cost, in US dollars.")

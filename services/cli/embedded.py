@@ -86,10 +86,12 @@ async def run_embedded(
     *,
     api_port: int | None = None,
     resume: bool = False,
+    bridge: BridgeSettings | None = None,
 ) -> EmbeddedOutcome:
     """Run one study to its end (or to a stop request on Ctrl-C) and return how it ended. With
     ``api_port``, the REST API serves this run on 127.0.0.1 (live stream, trials, results) meanwhile.
-    With ``resume``, the study (stored in ``output_dir``) goes on from its finished trials."""
+    With ``resume``, the study (stored in ``output_dir``) goes on from its finished trials. With
+    ``bridge``, trials train on a RunPod serverless endpoint instead of in this process."""
     paths = EmbeddedPaths(output_dir.resolve())
     paths.state_dir.mkdir(parents=True, exist_ok=True)
     await asyncio.to_thread(upgrade, paths.read_models_url)
@@ -134,7 +136,12 @@ async def run_embedded(
             data_dir=Path(config.data_dir) if config.data_dir else None,
             allow_absolute_data_dir=True,  # the user at this terminal named it
         )
-        services.append(await trainer_bootstrap.start(bus, artifacts, trainer_settings))
+        if bridge is not None:
+            from services.runpod import bootstrap as bridge_bootstrap
+
+            services.append(await bridge_bootstrap.start(bus, artifacts, bridge))
+        else:
+            services.append(await trainer_bootstrap.start(bus, artifacts, trainer_settings))
         if api_port is not None:
             api, made_token = await _start_api(bus, repository, artifacts, api_port, config.data_dir)
             services.append(api)
@@ -164,6 +171,7 @@ async def run_embedded(
 
 if TYPE_CHECKING:
     from services.api.bootstrap import RunningApi
+    from services.runpod.settings import BridgeSettings
 
 
 async def _start_api(

@@ -19,6 +19,7 @@ from services.runtime.errors import UserInputError
 
 if TYPE_CHECKING:
     from services.cli.remote.client import RemoteApi
+    from services.runpod.settings import BridgeSettings
 
 EXIT_OK, EXIT_STUDY_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -97,10 +98,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="run one service as its own process (RabbitMQ, S3/MinIO, Postgres)",
         description="Run one service until SIGTERM/Ctrl-C. Settings: HPO_* environment variables "
         "(HPO_AMQP_URL, HPO_S3_ENDPOINT, HPO_S3_ACCESS_KEY, HPO_S3_SECRET_KEY, HPO_S3_BUCKET, HPO_HTTP_PORT, "
-        "HPO_DATABASE_URL, HPO_SCHEDULER_OPTUNA_STORAGE, HPO_TRAINER_*, HPO_API_TOKEN, HPO_API_HOST, "
+        "HPO_DATABASE_URL, HPO_SCHEDULER_OPTUNA_STORAGE, HPO_TRAINER_*, HPO_RUNPOD_*, HPO_API_TOKEN, HPO_API_HOST, "
         "HPO_API_PORT, HPO_API_*, HPO_DEVELOPMENT), optionally from --env-file.",
     )
-    serve.add_argument("service", choices=["scheduler", "trainer", "health", "reporter", "api"])
+    serve.add_argument("service", choices=["scheduler", "trainer", "health", "reporter", "api", "runpod-bridge"])
     serve.add_argument("--env-file", default=None, help="KEY=VALUE file loaded before the environment is read")
     serve.add_argument("-v", "--verbose", action="store_true", help="log what the service does")
     jobs = commands.add_parser("jobs", help="list the studies of a remote deployment")
@@ -138,8 +139,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     upgrade.add_argument("--env-file", default=None, help="KEY=VALUE file loaded before the environment is read")
     from services.cli.dashboards import add_dashboards_parser
+    from services.cli.runpod import add_runpod_parser
 
     add_dashboards_parser(commands)
+    add_runpod_parser(commands)
     return parser
 
 
@@ -180,6 +183,10 @@ def main(argv: list[str] | None = None) -> int:
             return _db_upgrade(args.database_url, args.env_file, console)
         if args.command == "tokens":
             return _tokens(args, console)
+        if args.command == "runpod":
+            from services.cli.runpod import run_runpod
+
+            return run_runpod(args, console)
         if args.command == "dashboards":
             from services.cli.dashboards import run_dashboards
 
@@ -207,6 +214,7 @@ def _optimize(
     from services.cli.study_args import parse_assignments
 
     resumed: ResumableStudy | None = None
+    bridge: BridgeSettings | None = None
     if resume is not None:
         output_dir = check_output_dir(_resume_output_dir(options))
         resumed = find_study(output_dir, resume)
@@ -219,7 +227,12 @@ def _optimize(
         started = datetime.now(UTC)
         generated = f"{config.dataset.value}_{config.mode.value}_{started:%Y%m%d_%H%M%S}_{study_id[:6]}"
         study_name = request.study_name or generated
-    notes = check_dataset(config, allow_download=allow_download)
+        if request.trainer == "runpod":
+            from services.cli.runpod import bridge_for_study
+
+            bridge = bridge_for_study(config, request.endpoint or "")
+    # on RunPod the data is the worker's (its image, a network volume or a download there): nothing to check here
+    notes = [] if bridge is not None else check_dataset(config, allow_download=allow_download)
     verb = "resuming" if resumed is not None else "study"
     console.print(
         f"{verb} [bold]{study_name}[/bold]: {config.dataset.value}, mode={config.mode.value}, "
@@ -228,6 +241,11 @@ def _optimize(
     )
     for note in notes:
         console.print(f"[cyan]data:[/cyan] {note}")
+    if bridge is not None:
+        console.print(
+            f"trainer: RunPod endpoint {bridge.endpoint_id or bridge.endpoint_url}, up to {bridge.concurrency} jobs "
+            f"at once, execution timeout {bridge.execution_timeout_seconds:.0f} s"
+        )
 
     from services.cli.embedded import run_embedded
     from services.cli.progress import StudyProgress
@@ -238,7 +256,14 @@ def _optimize(
             progress.seed(resumed.finished)
         outcome = asyncio.run(
             run_embedded(
-                config, study_id, study_name, output_dir, progress, api_port=api_port, resume=resumed is not None
+                config,
+                study_id,
+                study_name,
+                output_dir,
+                progress,
+                api_port=api_port,
+                resume=resumed is not None,
+                bridge=bridge,
             )
         )
     print_summary(console, outcome, progress)

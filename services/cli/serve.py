@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from services.runtime.db.repository import ReadModelRepository
 
 log = logging.getLogger(__name__)
-SERVICES = ("scheduler", "trainer", "health", "reporter", "api")
+SERVICES = ("scheduler", "trainer", "health", "reporter", "api", "runpod-bridge")
 BROKER_RETRY_SECONDS = (1, 2, 5, 10)
 
 Starter = Callable[[Bus], Awaitable[RunningService]]
@@ -99,6 +99,13 @@ def starter_for(name: str, registry: CollectorRegistry | None = None) -> Starter
         )
         metrics = TrainingMetrics(trainer_settings.trainer_id, registry)
         return lambda bus: trainer.start(bus, store, trainer_settings, metrics=metrics)
+    if name == "runpod-bridge":
+        from services.runpod import bootstrap as bridge
+        from services.runpod.settings import BridgeSettings
+
+        bridge_settings = load(BridgeSettings, prefix="HPO_RUNPOD_")
+        bridge_store = artifact_store(load(ObjectStoreSettings))
+        return lambda bus: bridge.start(bus, bridge_store, bridge_settings)
     if name == "reporter":
         return _reporter_starter()
     if name == "api":
@@ -202,10 +209,14 @@ async def serve(name: str) -> None:
         if stop.is_set():
             return
         await bus.declare(DURABLE_QUEUES)  # every service queue exists before anything is published
-        running.append(await start_service(bus))
+        service = await start_service(bus)
+        running.append(service)
         log.info("%s: serving (broker %s, exchange %s)", name, redact_url(broker.amqp_url), broker.exchange)
-        await stop.wait()
-        log.info("%s: stopping", name)
+        waits = [asyncio.create_task(stop.wait()), asyncio.create_task(service.done.wait())]
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        for task in waits:
+            task.cancel()
+        log.info("%s: stopping (%s)", name, "idle" if service.done.is_set() else "asked to")
     finally:
         for service in running:
             await service.stop()

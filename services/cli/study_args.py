@@ -22,7 +22,10 @@ CLI_ONLY_KEYS = {
     "study_name": ("generated", "Name of the study and of its results folder: letters, digits, _ . -"),
     "search_space_file": ("none", "YAML/JSON file overriding the default search space (also --search-space)."),
     "download": ("no", "yes: download a missing built-in dataset's original files into data_dir first."),
+    "trainer": ("local", "local: train here; runpod: each trial as a job on a RunPod serverless endpoint."),
+    "endpoint": ("none", "trainer=runpod: the endpoint's id (the API key comes from HPO_RUNPOD_API_KEY)."),
 }
+TRAINERS = ("local", "runpod")
 HIDDEN_CONFIG_KEYS = {"search_space"}
 
 
@@ -32,6 +35,8 @@ class OptimizeRequest:
     output_dir: Path
     allow_download: bool = False
     study_name: str | None = None
+    trainer: str = "local"
+    endpoint: str | None = None
 
 
 def config_keys() -> list[str]:
@@ -62,6 +67,14 @@ def parse_assignments(assignments: list[str], search_space_file: str | None = No
     download = str(values.pop("download", "no")).lower()
     if download not in ("yes", "no", "true", "false", "1", "0"):
         raise UserInputError(f"download={download}: use download=yes or download=no")
+    trainer = str(values.pop("trainer", "local")).lower()
+    endpoint = values.pop("endpoint", None) or None
+    if trainer not in TRAINERS:
+        raise UserInputError(f"trainer={trainer}: use trainer=local or trainer=runpod endpoint=ENDPOINT_ID")
+    if trainer == "runpod" and not endpoint:
+        raise UserInputError("trainer=runpod needs the serverless endpoint: add endpoint=ENDPOINT_ID")
+    if endpoint and trainer != "runpod":
+        raise UserInputError("endpoint= is for trainer=runpod; add trainer=runpod or drop endpoint=")
     space_file = values.pop("search_space_file", None) or search_space_file
     if space_file:
         values["search_space"] = load_search_space_file(Path(space_file))
@@ -75,7 +88,14 @@ def parse_assignments(assignments: list[str], search_space_file: str | None = No
     except ValidationError as exc:
         raise UserInputError(format_validation_error(exc, values)) from None
     allow = download in ("yes", "true", "1")
-    return OptimizeRequest(config=config, output_dir=output_dir, allow_download=allow, study_name=study_name)
+    return OptimizeRequest(
+        config=config,
+        output_dir=output_dir,
+        allow_download=allow,
+        study_name=study_name,
+        trainer=trainer,
+        endpoint=endpoint,
+    )
 
 
 def load_search_space_file(path: Path) -> list[ParamSpec]:

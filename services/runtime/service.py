@@ -19,6 +19,8 @@ class RunningService:
     background: list[asyncio.Task[None]] = field(default_factory=list)
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     """Run last, after consuming stopped (e.g. a trainer's child process)."""
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set when the service ends by itself (a trainer idle past its limit): its process exits 0."""
 
     async def stop(self) -> None:
         for subscription in self.subscriptions:

@@ -12,6 +12,7 @@ from services.runtime.service import RunningService
 from services.trainer.dataset_cache import DatasetCache, shared_cache
 from services.trainer.gpu import GpuCollector
 from services.trainer.handlers import TrainerDeps, control_handlers, work_handlers
+from services.trainer.idle import exit_when_idle
 from services.trainer.outcome import TrialRunner
 from services.trainer.settings import TrainerSettings
 
@@ -65,4 +66,10 @@ async def start(
         await asyncio.to_thread(runner.close)
         await asyncio.to_thread(gpus.stop)
 
-    return RunningService(name=f"trainer {settings.trainer_id}", subscriptions=[work, control], closers=[close_runner])
+    service = RunningService(
+        name=f"trainer {settings.trainer_id}", subscriptions=[work, control], closers=[close_runner]
+    )
+    if settings.idle_exit_seconds > 0:
+        watch = exit_when_idle(deps.activity, settings.idle_exit_seconds, service.done)
+        service.background.append(asyncio.create_task(watch, name="idle-exit"))
+    return service

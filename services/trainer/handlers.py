@@ -35,6 +35,7 @@ from services.runtime.bus.port import Publish
 from services.runtime.handlers import HandlerTable
 from services.runtime.observability.training import TrainingMetrics
 from services.trainer.control import ControlBoard, ControlRequest
+from services.trainer.idle import Activity
 from services.trainer.outbox import Outbox
 from services.trainer.outcome import OutcomeKind, TrialHooks, TrialJob, TrialOutcome, TrialRunner
 from services.trainer.settings import TrainerSettings
@@ -50,6 +51,7 @@ class TrainerDeps:
     settings: TrainerSettings
     board: ControlBoard = field(default_factory=ControlBoard)
     metrics: TrainingMetrics = field(default_factory=lambda: TrainingMetrics("trainer"))
+    activity: Activity = field(default_factory=Activity)
 
 
 work_handlers: HandlerTable[TrainerDeps] = HandlerTable("trainer.work")
@@ -125,6 +127,7 @@ async def on_trial_requested(event: TrialRequested, deps: TrainerDeps) -> None:
     log.info("trial %d started (attempt %d)", number, job.request.attempt)
     deps.metrics.trial_started(job.study_id, number, job.request.max_epochs)
     beating = asyncio.create_task(heartbeat(), name=f"heartbeat-{job.trial_id}")
+    deps.activity.begin()
     try:
         hooks = TrialHooks(
             started=started,
@@ -141,6 +144,7 @@ async def on_trial_requested(event: TrialRequested, deps: TrainerDeps) -> None:
             reason = f"trainer {trainer_id} could not run the trial: {type(exc).__name__}: {exc}"
             outcome = TrialOutcome(OutcomeKind.FAILED, current_epoch, reason=reason)
     finally:
+        deps.activity.end()
         deps.metrics.trial_ended()
         beating.cancel()
         with contextlib.suppress(asyncio.CancelledError):

@@ -60,6 +60,11 @@ class TrainerSettings(BaseSettings):
     synthetic_seconds: float = Field(default=0.5, ge=0, description="Duration of one synthetic trial.")
     probe_samples: int = Field(default=128, ge=8, description="Validation samples used to measure telemetry.")
     histogram_bins: int = Field(default=20, ge=2)
+    idle_exit_seconds: float = Field(
+        default=0,
+        ge=0,
+        description="Exit (status 0) after this long with no trial, so a rented GPU pod stops itself (0: never).",
+    )
     early_stopping_patience: int = Field(
         default=3, ge=0, description="Stop a trial after this many epochs without val_loss improvement (0: never)."
     )

@@ -25,6 +25,8 @@ RESULT_COLUMNS: tuple[str, ...] = (
     "score",
     "epochs_trained",
     "duration_seconds",
+    "gpu_seconds",
+    "cost_usd",
     "reason",
 )
 
@@ -66,6 +68,8 @@ def _trial_row(view: StudyView, trial: TrialView) -> dict[str, Any]:
         "score": breakdown.score if breakdown else record.score,
         "epochs_trained": record.epochs_trained,
         "duration_seconds": record.duration_seconds,
+        "gpu_seconds": (record.metrics or {}).get("gpu_seconds"),
+        "cost_usd": (record.metrics or {}).get("cost_usd"),
         "reason": record.reason,
     }
     for name in view.param_names:

@@ -123,6 +123,7 @@ def _outcome(view: StudyView) -> list[str]:
         ["completed", "pruned", "failed", "unfinished", "total"],
         [[counts["completed"], counts["pruned"], counts["failed"], unfinished, total]],
     )
+    lines += _gpu_cost(view)
     failures = view.failure_reasons()
     if failures:
         lines += ["Failure reasons:", ""] + [f"- Trial {label}: {reason}" for label, reason in failures] + [""]
@@ -132,6 +133,21 @@ def _outcome(view: StudyView) -> list[str]:
         lines += [f"- Trial {t.label} after epoch {t.record.epochs_trained}: {t.record.reason or ''}" for t in pruned]
         lines.append("")
     return lines
+
+
+def _gpu_cost(view: StudyView) -> list[str]:
+    """Trials trained on rented GPUs (RunPod) carry their GPU seconds and cost: the study's total."""
+    billed = [
+        t.record.metrics for t in view.trials if t.record.metrics and t.record.metrics.get("cost_usd") is not None
+    ]
+    if not billed:
+        return []
+    seconds = sum(float(m.get("gpu_seconds") or 0.0) for m in billed)
+    cost = sum(float(m["cost_usd"]) for m in billed)
+    return [
+        f"GPU time: {seconds:.1f} s over {len(billed)} trials, cost ${cost:.4f} (${cost / len(billed):.4f} per trial).",
+        "",
+    ]
 
 
 def _health(trial: TrialView) -> list[str]:

@@ -98,6 +98,8 @@ def test_each_served_service_refuses_a_well_known_broker_password_in_one_line(
 
     monkeypatch.setenv("HPO_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
     monkeypatch.setenv("HPO_API_TOKEN", "a-long-enough-random-token-123")
+    monkeypatch.setenv("HPO_RUNPOD_ENDPOINT_ID", "ep123")  # what the RunPod bridge needs of its own
+    monkeypatch.setenv("HPO_RUNPOD_API_KEY", "rp-test-key-0123456789")
     with pytest.raises(UserInputError, match="refuses to start: HPO_AMQP_URL uses RabbitMQ's well-known guest"):
         asyncio.run(serve(service))
 
