@@ -11,7 +11,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import Future
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 from pydantic import SecretStr
@@ -55,7 +55,7 @@ TINY_STUDY: dict[str, Any] = {
 class LiveApi:
     """The services and the API on one event loop in a daemon thread; ``url`` and ``token`` to call it."""
 
-    def __init__(self, root: Path, *, trainer: str = "keras") -> None:
+    def __init__(self, root: Path, *, trainer: Literal["keras", "synthetic"] = "keras") -> None:
         self.root = root
         self.token = TOKEN
         self._trainer = trainer
@@ -118,7 +118,7 @@ class LiveApi:
                     trainer_id="panel-tests",
                     work_dir=self.root / "work",
                     isolate_trials=False,
-                    mode=self._trainer,  # type: ignore[arg-type]  # "keras" or "synthetic"
+                    mode=self._trainer,
                     early_stopping_patience=0,
                 ),
             ),
