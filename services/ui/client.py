@@ -166,6 +166,12 @@ class ApiClient:
             )
         if status == 403:
             raise ApiAuthError(detail, status=status, fix="use a token with the submit or admin role")
+        if status == 429:
+            raise ApiAuthError(
+                f"the API is refusing this address for a while: {detail}",
+                status=status,
+                fix="wait a minute, then enter the right token in the sidebar",
+            )
         if status == 404:
             raise ApiNotFound(detail, status=status)
         if status == 422:

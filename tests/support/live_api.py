@@ -40,7 +40,7 @@ TINY_STUDY: dict[str, Any] = {
     "mode": "health",
     "trials": 2,
     "max_epochs": 2,
-    "max_samples": 200,
+    "max_samples": 100,
     "seed": 7,
     "pruner": "none",
     "search_space": [
@@ -48,6 +48,9 @@ TINY_STUDY: dict[str, Any] = {
         {"name": "filters", "type": "categorical", "choices": [4, 8]},
         {"name": "dense_units", "type": "categorical", "choices": [8, 16]},
         {"name": "batch_size", "type": "categorical", "choices": [32]},
+        {"name": "dropout", "type": "float", "low": 0.1, "high": 0.3},
+        {"name": "pooling", "type": "categorical", "choices": ["max"]},
+        {"name": "augmentation", "type": "categorical", "choices": [False]},
     ],
 }
 
@@ -83,9 +86,11 @@ class LiveApi:
 
     def results_ready(self, job_id: str) -> bool:
         with self.client() as http:
-            return http.head(f"/jobs/{job_id}/download").status_code == 200 or (
-                http.get(f"/jobs/{job_id}/download").status_code == 200
-            )
+            return http.get(f"/jobs/{job_id}/download").status_code == 200
+
+    def stop(self, job_id: str) -> None:
+        with self.client() as http:
+            http.post(f"/jobs/{job_id}/stop")
 
     def close(self) -> None:
         self._call(self._stop)
@@ -123,7 +128,9 @@ class LiveApi:
                 ),
             ),
         ]
-        settings = load_settings(host="127.0.0.1", port=0, token=SecretStr(self.token), development=False)
+        settings = load_settings(
+            host="127.0.0.1", port=0, token=SecretStr(self.token), development=False, failed_auth_limit=10_000
+        )
         api = await api_bootstrap.start(bus, self.repository, artifacts, settings, dataset_catalog(None))
         self._services.append(api)
         return api.url

@@ -46,8 +46,6 @@ def main() -> None:
     presets()
     values = form(objectives)
     values["dataset"] = dataset
-    if st.session_state.get("api_problems_for") != build_payload(values):
-        st.session_state.pop("api_problems", None)  # the API judged other values: edited since
     problems = {**validate(values), **st.session_state.get("api_problems", {})}
     show_problems(problems, "body")
     payload = build_payload(values)
@@ -112,7 +110,10 @@ def presets() -> None:
 
 
 def form(objectives: list[dict[str, Any]]) -> dict[str, Any]:
-    problems = validate(_current())
+    current = _current()
+    if st.session_state.get("api_problems_for") != build_payload(current):
+        st.session_state.pop("api_problems", None)  # the API judged other values: edited since
+    problems = {**validate(current), **st.session_state.get("api_problems", {})}
     mode = st.radio("Mode", MODES, horizontal=True, key=FIELD + "mode")
     st.markdown(MODE_EXPLANATION[mode])
     st.markdown(f"`{SCORE_FORMULA[mode]}` — {OBJECTIVE_NOTE}")
