@@ -7,17 +7,17 @@ import streamlit as st
 from services.ui import session
 
 PAGES = [
-    st.Page("pages/jobs.py", title="Jobs", icon="📋", url_path="jobs", default=True),
-    st.Page("pages/new_study.py", title="New study", icon="🧪", url_path="new"),
-    st.Page("pages/live.py", title="Live", icon="📡", url_path="live"),
-    st.Page("pages/explore.py", title="Explore", icon="🔎", url_path="explore"),
-    st.Page("pages/architecture.py", title="Architecture", icon="🧱", url_path="architecture"),
-    st.Page("pages/export.py", title="Export", icon="📦", url_path="export"),
+    st.Page("pages/jobs.py", title="Jobs", url_path="jobs", default=True),
+    st.Page("pages/new_study.py", title="New study", url_path="new"),
+    st.Page("pages/live.py", title="Live", url_path="live"),
+    st.Page("pages/explore.py", title="Explore", url_path="explore"),
+    st.Page("pages/architecture.py", title="Architecture", url_path="architecture"),
+    st.Page("pages/export.py", title="Export", url_path="export"),
 ]
 
 
 def main() -> None:
-    st.set_page_config(page_title="hpo control panel", page_icon="🧠", layout="wide")
+    st.set_page_config(page_title="hpo control panel", layout="wide")
     navigation = st.navigation(PAGES)
     session.sidebar()
     navigation.run()

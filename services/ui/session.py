@@ -58,13 +58,13 @@ def connected(api: ApiClient) -> bool:
         api.health()
         api.check_token()
     except ApiUnreachable as exc:
-        st.error(f"**API unreachable.** {exc}. How to fix: {exc.fix}.", icon="🔌")
+        st.error(f"**API unreachable.** {exc}. How to fix: {exc.fix}.")
         return False
     except ApiAuthError as exc:
-        st.error(f"**Wrong or missing API token.** {exc}. How to fix: {exc.fix}.", icon="🔑")
+        st.error(f"**Wrong or missing API token.** {exc}. How to fix: {exc.fix}.")
         return False
     except ApiProblem as exc:
-        st.error(f"**The API has a problem.** {exc}", icon="⚠️")
+        st.error(f"**The API has a problem.** {exc}")
         return False
     return True
 
@@ -96,7 +96,7 @@ def chosen_job(api: ApiClient, *, label: str = "Job") -> dict[str, Any] | None:
         return api.job(job_id)
     except ApiNotFound:
         st.error(f"There is no job with id `{job_id}` (it may have been deleted, or the link is wrong).")
-        st.page_link(JOBS_PAGE, label="Back to Jobs", icon="⬅️")
+        st.page_link(JOBS_PAGE, label="Back to Jobs")
         return None
     except ApiProblem as exc:
         show_problem(exc)

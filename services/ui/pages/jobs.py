@@ -27,7 +27,7 @@ def main() -> None:
     st.caption(f"{summary['total']} job(s){'' if state == 'all' else f' {state}'}")
     if not jobs:
         st.info("No jobs here yet. Start one on the New study page.")
-        st.page_link("pages/new_study.py", label="New study", icon="🧪")
+        st.page_link("pages/new_study.py", label="New study")
         return
     st.dataframe(jobs_table(jobs), hide_index=True, key="jobs_table")
     names = {job["job_id"]: f"{job['name']} · {job['state']}" for job in jobs}

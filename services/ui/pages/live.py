@@ -39,6 +39,10 @@ def render(api: ApiClient, job_id: str) -> None:
         running = api.current_trial(job_id)
         focus = running or (trials[0] if trials else None)
         detail = api.trial(job_id, focus["number"]) if focus is not None and focus.get("number") is not None else None
+        curves_of = detail
+        if detail is not None and not detail["epochs"]:  # just started: show the latest trial with epochs meanwhile
+            earlier = next((t for t in trials if t.get("epochs_trained") and t.get("number") is not None), None)
+            curves_of = api.trial(job_id, earlier["number"]) if earlier is not None else detail
         trends = api.trends(job_id, epochs=False, max_alerts=ALERTS_SHOWN)
     except ApiProblem as exc:
         session.show_problem(exc)
@@ -53,7 +57,14 @@ def render(api: ApiClient, job_id: str) -> None:
     top[2].metric("Running", counts.get("running", 0))
     top[3].metric("Best score", f"{max(scores):.4f}" if scores else "-")
     st.subheader("Trials")
-    st.dataframe(grid(trials), hide_index=True, key="live_grid")
+    table = grid(trials)
+    st.dataframe(table, hide_index=True, key="live_grid")
+    if not table.empty:
+        latest = table.iloc[-1]
+        st.caption(
+            f"{len(table)} trial row(s); latest: trial {latest['number']} {latest['state']}, "
+            f"{latest['epochs']} epoch(s)"
+        )
     history, curves = st.columns(2)
     with history:
         points = pd.DataFrame(trends["trials"])
@@ -61,9 +72,9 @@ def render(api: ApiClient, job_id: str) -> None:
             frame = points.rename(columns={"best_score": "best"}).assign(number=points["number"])
             st.plotly_chart(charts.history(frame), key="live_history")
     with curves:
-        if detail is not None and detail["epochs"]:
-            title = f"trial {detail['trial']['number']} ({detail['trial']['state']})"
-            st.plotly_chart(charts.learning_curves(detail["epochs"], title), key="live_curves")
+        if curves_of is not None and curves_of["epochs"]:
+            title = f"trial {curves_of['trial']['number']} ({curves_of['trial']['state']})"
+            st.plotly_chart(charts.learning_curves(curves_of["epochs"], title), key="live_curves")
         else:
             st.info("The first epoch's curves appear here as soon as it ends.")
     alerts_column, resources_column = st.columns(2)
@@ -78,7 +89,7 @@ def render(api: ApiClient, job_id: str) -> None:
             (st.error if alert["severity"] == "critical" else st.warning)(text)
     with resources_column:
         st.subheader("Resources")
-        resources(detail)
+        resources(curves_of)
     if detail is not None and detail["layers"]:
         st.subheader(f"Architecture of trial {detail['trial']['number']}")
         last = detail["epochs"][-1]["layers"] if detail["epochs"] else []

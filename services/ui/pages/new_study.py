@@ -160,7 +160,7 @@ def _current() -> dict[str, Any]:
 
 def show_problems(problems: dict[str, list[str]], field: str) -> None:
     for message in problems.get(field, []):
-        st.error(f"{field}: {message}" if field == "body" else message, icon="⚠️")
+        st.error(f"{field}: {message}" if field == "body" else message)
 
 
 def launch(api: ApiClient, payload: dict[str, Any], problems: dict[str, list[str]]) -> None:
