@@ -78,6 +78,7 @@ DEFAULTS: dict[str, Any] = {
     "seed": None,
     "max_samples": None,
     "study_name": "",
+    "data_dir": "",
     "search_space": "",
 }
 
@@ -121,6 +122,8 @@ def build_payload(values: dict[str, Any]) -> dict[str, Any]:
     for name in ("seed", "max_samples"):
         if values.get(name) not in (None, ""):
             payload[name] = int(values[name])
+    if str(values.get("data_dir") or "").strip():
+        payload["data_dir"] = str(values["data_dir"]).strip()
     if str(values.get("study_name") or "").strip():
         payload["study_name"] = str(values["study_name"]).strip()
     specs, _ = parse_search_space(str(values.get("search_space") or ""))
@@ -145,12 +148,26 @@ def validate(values: dict[str, Any]) -> dict[str, list[str]]:
     except ValidationError as exc:
         for error in exc.errors():
             loc = [str(part) for part in error.get("loc", ())]
-            field = loc[0] if loc else "body"
+            field = loc[0] if loc else _field_named_in(str(error.get("msg", "")))
             message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
             problems.setdefault(field if field in DEFAULTS or field == "dataset" else "body", []).append(
                 f"{'.'.join(loc[1:]) + ': ' if len(loc) > 1 else ''}{message}"
             )
     return problems
+
+
+def _field_named_in(message: str) -> str:
+    """The field a whole-request error is about (the contracts' cross-field checks name it in words)."""
+    lowered = message.lower()
+    if "search space" in lowered:
+        return "search_space"
+    if "objective" in lowered or "optimize_for" in lowered or "mode" in lowered:
+        return "optimize_for"
+    if "data_dir" in lowered:
+        return "data_dir"
+    if "health_weight" in lowered:
+        return "health_weight"
+    return "body"
 
 
 def describe_payload(payload: dict[str, Any]) -> str:

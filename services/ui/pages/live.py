@@ -90,11 +90,12 @@ def render(api: ApiClient, job_id: str) -> None:
     with resources_column:
         st.subheader("Resources")
         resources(curves_of)
-    if detail is not None and detail["layers"]:
-        st.subheader(f"Architecture of trial {detail['trial']['number']}")
-        last = detail["epochs"][-1]["layers"] if detail["epochs"] else []
+    drawn = detail if detail is not None and detail["layers"] else curves_of
+    if drawn is not None and drawn["layers"]:
+        st.subheader(f"Architecture of trial {drawn['trial']['number']}")
+        last = drawn["epochs"][-1]["layers"] if drawn["epochs"] else []
         overlay = {layer["name"]: _overlay(layer) for layer in last}
-        st.plotly_chart(charts.architecture(detail["layers"], overlay=overlay), key="live_architecture")
+        st.plotly_chart(charts.architecture(drawn["layers"], overlay=overlay), key="live_architecture")
 
 
 def grid(trials: list[dict[str, Any]]) -> pd.DataFrame:

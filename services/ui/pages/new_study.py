@@ -141,6 +141,13 @@ def form(objectives: list[dict[str, Any]]) -> dict[str, Any]:
         show_problems(problems, "max_samples")
         st.text_input("Study name (optional)", key=FIELD + "study_name", placeholder="generated when empty")
         show_problems(problems, "study_name")
+        st.text_input(
+            "Data folder (optional)",
+            key=FIELD + "data_dir",
+            placeholder="inside the server's data folder, e.g. my_images",
+            help="Needed by image_folder and text_csv; built-in datasets are found without it.",
+        )
+        show_problems(problems, "data_dir")
     st.text_area(
         "Search-space overrides (YAML or JSON)",
         key=FIELD + "search_space",
