@@ -25,6 +25,20 @@ KIND_COLOURS = {
     "Activation": "#eeca3b",
 }
 HEIGHT = 320
+SHORT_KINDS = {
+    "Conv2D": "Conv",
+    "MaxPooling2D": "MaxPool",
+    "AveragePooling2D": "AvgPool",
+    "GlobalAveragePooling2D": "GAP",
+    "Activation": "Act",
+    "Dropout": "Drop",
+    "Flatten": "Flat",
+    "BatchNormalization": "BN",
+    "Bidirectional": "BiRNN",
+    "Embedding": "Embed",
+    "RandomTranslation": "Shift",
+    "RandomZoom": "Zoom",
+}
 
 
 def learning_curves(epochs: list[dict[str, Any]], title: str = "") -> go.Figure:
@@ -179,7 +193,9 @@ def architecture(
         )
         xs.append(index)
         ys.append(height / 2 + 0.4)
-        label = layer["kind"].replace("2D", "")
+        label = SHORT_KINDS.get(layer["kind"], layer["kind"])
+        if layer.get("activation") and layer["kind"] == "Activation":
+            label = str(layer["activation"])
         texts.append(f"{label}<br>{width if layer.get('units') else ''}<br>{shape}")
     figure.add_trace(go.Scatter(x=xs, y=ys, mode="text", text=texts, textposition="top center", hoverinfo="skip"))
     figure.add_trace(
