@@ -7,6 +7,7 @@ for it once per browser session. ``hpo optimize ... --ui`` starts it on the run'
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import subprocess
 import sys
@@ -50,6 +51,8 @@ def check_api_url(url: str) -> str:
 
 def start_panel(api_url: str, *, port: int = DEFAULT_PORT, host: str = "127.0.0.1", token: str | None = None) -> Panel:
     """Start the panel on ``host:port`` (0: a free port) and wait until it answers; its URL is ``Panel.url``."""
+    if importlib.util.find_spec("streamlit") is None or importlib.util.find_spec("plotly") is None:
+        raise UserInputError("the control panel needs its extra: pip install 'hpo[ui]' (streamlit and plotly)")
     if port == 0:
         port = _free_port(host)
     env = {**os.environ, "HPO_UI_API_URL": check_api_url(api_url)}
