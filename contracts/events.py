@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, Self, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, TypeAdapter, model_validator
 
+from contracts.architecture import LAYERS_MAX, Layers
 from contracts.enums import ControlAction, DatasetName, Mode, Objective, StudyState
 from contracts.health import HealthAlert, HealthAssessment
 from contracts.study import BadFilePolicy, ColumnName, StudyConfig
@@ -187,6 +188,10 @@ class TrialStartedData(BaseModel):
     attempt: int = 1
     architecture: Text = ""
     parameter_count: int = 0
+    layers: Layers = Field(
+        default_factory=list,
+        description=f"The built model, layer by layer (at most {LAYERS_MAX}; empty from trainers that predate it).",
+    )
     data_notes: DataNotes = Field(
         default_factory=list,
         description="What loading the dataset found worth telling (files skipped or ignored, how it was split), "

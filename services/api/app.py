@@ -11,7 +11,7 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 from services.api import docs, errors
 from services.api.context import ApiContext
 from services.api.datasets import ContractsCatalog, DatasetCatalog
-from services.api.routes import datasets, download, health, jobs, stream, trials
+from services.api.routes import datasets, download, health, jobs, panel, socket, stream, trials
 from services.api.routes.common import errors as errors_of
 from services.api.settings import ApiSettings
 from services.api.stream import EventHub
@@ -88,6 +88,6 @@ def create_app(
     errors.install(app)
     app.add_middleware(errors.BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.allowed_hosts)
-    for module in (health, datasets, jobs, trials, stream, download):
+    for module in (health, datasets, panel, jobs, trials, stream, socket, download):
         app.include_router(module.router)
     return app

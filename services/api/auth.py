@@ -17,6 +17,7 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.requests import HTTPConnection
 
 from services.api.context import ApiContext, context
 from services.api.principal import ANONYMOUS_READER, OPEN_ADMIN, Principal, Role
@@ -29,7 +30,7 @@ _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="hpo"'}
 
 
 async def authenticate(
-    ctx: ApiContext, request: Request, credentials: HTTPAuthorizationCredentials | None
+    ctx: ApiContext, request: HTTPConnection, credentials: HTTPAuthorizationCredentials | None
 ) -> Principal:
     """The principal a bearer token stands for; 401 without a valid one, 429 after too many wrong ones."""
     settings = ctx.settings

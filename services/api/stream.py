@@ -2,7 +2,9 @@
 
 The hub binds its own exclusive queue (``api.<instance>``) to every event, so each API replica sees
 every event. Events go only to listeners of their study. A slow client cannot grow memory: when its
-queue is full the oldest event is dropped and the client is told how many it missed. Lifecycle events
+queue is full the oldest event is dropped and the client is told how many it missed. The latest
+``recent_size`` events of the ``recent_studies`` latest studies are kept so that a client reconnecting
+with ``Last-Event-ID`` gets what it missed (``replay_after``). Lifecycle events
 of a trial the hub saw end already (a superseded attempt's) are not forwarded (``fencing``).
 """
 
@@ -12,7 +14,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -62,6 +64,10 @@ class EventHub:
     _listeners: dict[str, set[Listener]] = field(default_factory=dict)
     _subscription: Subscription | None = None
     _ended: OrderedDict[str, None] = field(default_factory=OrderedDict)
+    recent_size: int = 512
+    """Events kept per study for ``Last-Event-ID`` replay."""
+    recent_studies: int = 200
+    _recent: OrderedDict[str, deque[Event]] = field(default_factory=OrderedDict)
 
     @property
     def queue_name(self) -> str:
@@ -99,8 +105,28 @@ class EventHub:
                 self._ended[event.trial_id] = None
                 while len(self._ended) > ENDED_TRIALS_KEPT:
                     self._ended.popitem(last=False)
+        self._keep(event)
         for listener in tuple(self._listeners.get(event.study_id, ())):
             listener.offer(event)
+
+    def _keep(self, event: Event) -> None:
+        recent = self._recent.get(event.study_id)
+        if recent is None:
+            recent = self._recent[event.study_id] = deque(maxlen=self.recent_size)
+            while len(self._recent) > self.recent_studies:
+                self._recent.popitem(last=False)
+        else:
+            self._recent.move_to_end(event.study_id)
+        recent.append(event)
+
+    def replay_after(self, study_id: str, event_id: str) -> list[Event] | None:
+        """The study's kept events after ``event_id``, oldest first; None when that event is no longer kept
+        (or never was): the client missed more than can be replayed and should reload its state."""
+        recent = list(self._recent.get(study_id, ()))
+        for index, event in enumerate(recent):
+            if event.id == event_id:
+                return recent[index + 1 :]
+        return None
 
     @contextlib.contextmanager
     def listen(self, study_id: str) -> Iterator[Listener]:

@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -87,11 +87,14 @@ async def run_embedded(
     api_port: int | None = None,
     resume: bool = False,
     bridge: BridgeSettings | None = None,
+    on_api: Callable[[str, str | None], None] | None = None,
 ) -> EmbeddedOutcome:
     """Run one study to its end (or to a stop request on Ctrl-C) and return how it ended. With
     ``api_port``, the REST API serves this run on 127.0.0.1 (live stream, trials, results) meanwhile.
     With ``resume``, the study (stored in ``output_dir``) goes on from its finished trials. With
-    ``bridge``, trials train on a RunPod serverless endpoint instead of in this process."""
+    ``bridge``, trials train on a RunPod serverless endpoint instead of in this process. ``on_api`` is called
+    (in a worker thread, once the study is under way) with the API's URL and the token made for this run
+    (None: ``HPO_API_TOKEN``): ``--ui`` starts the control panel there."""
     paths = EmbeddedPaths(output_dir.resolve())
     paths.state_dir.mkdir(parents=True, exist_ok=True)
     await asyncio.to_thread(upgrade, paths.read_models_url)
@@ -142,8 +145,11 @@ async def run_embedded(
             services.append(await bridge_bootstrap.start(bus, artifacts, bridge))
         else:
             services.append(await trainer_bootstrap.start(bus, artifacts, trainer_settings))
+        api_url: str | None = None
+        made_token: str | None = None
         if api_port is not None:
             api, made_token = await _start_api(bus, repository, artifacts, api_port, config.data_dir)
+            api_url = api.url
             services.append(api)
             progress.console.print(f"API: {api.url}/docs (job {study_id})")
             if made_token is not None:
@@ -160,8 +166,12 @@ async def run_embedded(
         else:
             data = StudyCreatedData(study_name=study_name, config=config)
             await bus.publish(StudyCreated(source="cli", study_id=study_id, data=data))
+        panel = asyncio.create_task(asyncio.to_thread(on_api, api_url, made_token)) if on_api and api_url else None
         with _stop_on_interrupt(bus, study_id, progress):
-            return await finished
+            outcome = await finished
+        if panel is not None:
+            await panel
+        return outcome
     finally:
         for service in reversed(services):
             await service.stop()

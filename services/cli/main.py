@@ -8,6 +8,7 @@ import logging
 import os
 import sys
 import uuid
+import webbrowser
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -75,6 +76,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--api-port", type=int, default=None, metavar="PORT",
         help="embedded run: also serve the REST API on 127.0.0.1:PORT while the study runs (0: any free port)",
     )  # fmt: skip
+    optimize.add_argument(
+        "--ui", action="store_true",
+        help="embedded run: serve the API (on --api-port, else any free port) and open the control panel on it",
+    )  # fmt: skip
     resume = commands.add_parser("resume", help="continue an interrupted study (same as optimize --resume)")
     resume.add_argument("study", metavar="STUDY", help="the study's name or id (with --url, its job id)")
     resume.add_argument("options", nargs="*", metavar="output_dir=DIR", help="where the study ran")
@@ -104,6 +109,16 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("service", choices=["scheduler", "trainer", "health", "reporter", "api", "runpod-bridge"])
     serve.add_argument("--env-file", default=None, help="KEY=VALUE file loaded before the environment is read")
     serve.add_argument("-v", "--verbose", action="store_true", help="log what the service does")
+    ui = commands.add_parser(
+        "ui",
+        help="the control panel (Streamlit) for an API",
+        description="Start the Streamlit control panel on a local port, talking to the API at --url. The token "
+        "comes from HPO_API_TOKEN, or the panel asks for it once.",
+    )
+    ui.add_argument("--url", default=os.environ.get("HPO_API_URL"), help="the API, e.g. http://host:8000")
+    ui.add_argument("--port", type=int, default=8501, help="the panel's port (default 8501; 0: any free port)")
+    ui.add_argument("--host", default="127.0.0.1", help="the address the panel listens on (default 127.0.0.1)")
+    ui.add_argument("--no-browser", action="store_true", help="do not open a browser tab")
     jobs = commands.add_parser("jobs", help="list the studies of a remote deployment")
     _remote_arguments(jobs, required=True)
     stop = commands.add_parser("stop", help="ask a remote study to stop (its results are still written)")
@@ -172,7 +187,16 @@ def main(argv: list[str] | None = None) -> int:
                 return _resume_remote(args.url, args.token, args.resume, options, console, force=args.force)
             if args.url:
                 return _optimize_remote(args.url, args.token, options, args.search_space, console, force=args.force)
-            return _optimize(options, args.search_space, console, api_port=args.api_port, resume=args.resume)
+            return _optimize(
+                options, args.search_space, console, api_port=args.api_port, resume=args.resume, ui=args.ui
+            )
+        if args.command == "ui":
+            from services.cli.ui import run_ui
+
+            if not args.url:
+                raise UserInputError("hpo ui needs the API's address: --url http://host:8000 (or HPO_API_URL)")
+            opening = not args.no_browser and sys.stdout.isatty()
+            return run_ui(args.url, args.port, args.host, console, open_browser=opening)
         if args.command in ("jobs", "stop", "download"):
             return _remote_command(args, console)
         if args.command == "datasets":
@@ -208,6 +232,7 @@ def _optimize(
     *,
     api_port: int | None = None,
     resume: str | None = None,
+    ui: bool = False,
 ) -> int:
     from services.cli.preflight import check_dataset, check_output_dir
     from services.cli.resume import ResumableStudy, find_study
@@ -250,22 +275,42 @@ def _optimize(
     from services.cli.embedded import run_embedded
     from services.cli.progress import StudyProgress
     from services.cli.summary import print_summary
+    from services.cli.ui import Panel, start_panel
 
-    with StudyProgress(console=console, trials=config.trials, max_epochs=config.max_epochs) as progress:
-        if resumed is not None:
-            progress.seed(resumed.finished)
-        outcome = asyncio.run(
-            run_embedded(
-                config,
-                study_id,
-                study_name,
-                output_dir,
-                progress,
-                api_port=api_port,
-                resume=resumed is not None,
-                bridge=bridge,
+    panels: list[Panel] = []
+
+    def open_panel(api_url: str, token: str | None) -> None:
+        try:
+            panel = start_panel(api_url, port=0, token=token)
+        except UserInputError as exc:
+            console.print(f"[yellow]control panel:[/yellow] {short_first_line(str(exc))}")
+            return
+        panels.append(panel)
+        live = f"{panel.url}/live?job={study_id}"
+        console.print(f"Control panel: [bold]{live}[/bold]")
+        if sys.stdout.isatty():
+            webbrowser.open(live)
+
+    try:
+        with StudyProgress(console=console, trials=config.trials, max_epochs=config.max_epochs) as progress:
+            if resumed is not None:
+                progress.seed(resumed.finished)
+            outcome = asyncio.run(
+                run_embedded(
+                    config,
+                    study_id,
+                    study_name,
+                    output_dir,
+                    progress,
+                    api_port=0 if ui and api_port is None else api_port,
+                    resume=resumed is not None,
+                    bridge=bridge,
+                    on_api=open_panel if ui else None,
+                )
             )
-        )
+    finally:
+        for panel in panels:
+            panel.stop()
     print_summary(console, outcome, progress)
     state = outcome.completed.data.state
     if state is StudyState.FAILED:

@@ -235,6 +235,8 @@ async def on_trial_started(event: TrialStarted, deps: ReporterDeps) -> None:
         repo.upsert_trial(trial_id, event.study_id, **fields, **state, **_duration(current, started_at=event.time))
         if data.data_notes:  # every trial loads the same data: the latest word stands for the study
             repo.set_study_data_notes(event.study_id, data.data_notes)
+        if data.layers:
+            repo.record_layers(trial_id, event.study_id, [layer.model_dump(mode="json") for layer in data.layers])
 
     await _once_for_trial(event, deps, apply)
 

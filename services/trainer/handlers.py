@@ -11,6 +11,7 @@ import contextlib
 import logging
 from dataclasses import dataclass, field
 
+from contracts.architecture import LayerSpec
 from contracts.enums import ControlAction
 from contracts.events import (
     ArtifactStored,
@@ -87,9 +88,13 @@ async def on_trial_requested(event: TrialRequested, deps: TrainerDeps) -> None:
     outbox = Outbox(deps.publish)
     current_epoch = 0
     data_notes: list[str] = []
+    layers: list[LayerSpec] = []
 
     def data_loaded(notes: list[str]) -> None:
         data_notes[:] = notes
+
+    def layers_built(built: list[LayerSpec]) -> None:
+        layers[:] = built
 
     def started(architecture: str, parameter_count: int) -> None:
         data = TrialStartedData(
@@ -98,6 +103,7 @@ async def on_trial_requested(event: TrialRequested, deps: TrainerDeps) -> None:
             attempt=job.request.attempt,
             architecture=architecture,
             parameter_count=parameter_count,
+            layers=layers,
             data_notes=data_notes,
         )
         outbox.put_threadsafe(event.follow_up(TrialStarted, data, source=SOURCE))
@@ -136,6 +142,7 @@ async def on_trial_requested(event: TrialRequested, deps: TrainerDeps) -> None:
             await_verdict=await_verdict,
             judged=lambda: deps.board.judged(job.trial_id),
             data_loaded=data_loaded,
+            layers_built=layers_built,
         )
         try:
             outcome = await asyncio.to_thread(deps.runner.run, job, hooks)

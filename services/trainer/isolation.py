@@ -9,8 +9,8 @@ turns into a failed trial with the reason, and the next trial gets a fresh child
 
 Pipe protocol: the parent sends ``("run", TrialJob)``, ``("control", ControlRequest)``,
 ``("judged", epoch)`` (the pruner's latest verdict) or ``("exit",)``; the child answers
-``("data", notes)`` (the dataset's notes), ``("started", architecture, parameter_count)``,
-``("epoch", EpochTelemetry)`` and finally
+``("data", notes)`` (the dataset's notes), ``("layers", layers)`` (the built model's),
+``("started", architecture, parameter_count)``, ``("epoch", EpochTelemetry)`` and finally
 ``("outcome", TrialOutcome, rss_mb)``.
 """
 
@@ -89,6 +89,7 @@ def serve_trials(conn: Connection, settings: TrainerSettings, artifacts: Artifac
         hooks = TrialHooks(
             started=lambda architecture, count: conn.send(("started", architecture, count)),
             data_loaded=lambda notes: conn.send(("data", notes)),
+            layers_built=lambda layers: conn.send(("layers", layers)),
             epoch_completed=lambda telemetry: conn.send(("epoch", telemetry)),
             control=link.control,
             await_verdict=link.await_verdict,
@@ -133,6 +134,8 @@ class ProcessTrialRunner:
                     hooks.started(message[1], message[2])
                 elif kind == "data":
                     hooks.data_loaded(message[1])
+                elif kind == "layers":
+                    hooks.layers_built(message[1])
                 elif kind == "epoch":
                     epochs += 1
                     hooks.epoch_completed(message[1])

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
+from contracts.architecture import LayerSpec
 from contracts.events import TrialRequestedData
 from contracts.telemetry import EpochTelemetry, TrialMetrics
 from services.trainer.control import ControlRequest
@@ -44,6 +45,8 @@ class TrialHooks:
     """The last epoch the pruner has judged (what a trial process is told)."""
     data_loaded: Callable[[list[str]], None] = lambda notes: None
     """Called before ``started`` with the dataset's notes, one line each (files skipped, how it was split)."""
+    layers_built: Callable[[list[LayerSpec]], None] = lambda layers: None
+    """Called before ``started`` with the built model's layers."""
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ import hashlib
 import math
 import time
 
+from contracts.architecture import LayerSpec
 from contracts.telemetry import EpochTelemetry, LayerTelemetry, TrialMetrics
 from services.trainer.control import EarlyStopping, StopReason, decide
 from services.trainer.outcome import OutcomeKind, TrialHooks, TrialJob, TrialOutcome
@@ -41,6 +42,7 @@ class SyntheticTrialRunner:
         target = 0.5 + 0.49 * quality(request.params)
         epochs = request.max_epochs
         pause = self._settings.synthetic_seconds / epochs
+        hooks.layers_built([LayerSpec(name="dense", kind="Dense", output_shape=[10], units=10, parameter_count=1000)])
         hooks.started("synthetic", 1000)
         early_stopping = EarlyStopping(0)
         history: list[EpochTelemetry] = []

@@ -135,6 +135,7 @@ class KerasTrialRunner:
         seed = request.seed if request.seed is not None else 0
         inputs = build_inputs(splits, params, seed=seed, probe_samples=self._settings.probe_samples)
         built = build_model(splits.modality, params, inputs.input_shape, splits.num_classes)
+        hooks.layers_built(list(built.layers))
         hooks.started(built.architecture, built.parameter_count)
         collector = TelemetryCollector(built.model, inputs.probe_x, inputs.probe_y, self._settings.histogram_bins)
         batch_size = params.integer("batch_size", 32)

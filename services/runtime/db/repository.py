@@ -34,7 +34,15 @@ from services.runtime.db.rows import (
     trial_record,
     utc,
 )
-from services.runtime.db.schema import artifacts, epochs, health_alerts, processed_events, studies, trials
+from services.runtime.db.schema import (
+    artifacts,
+    epochs,
+    health_alerts,
+    processed_events,
+    studies,
+    trial_layers,
+    trials,
+)
 from services.runtime.errors import RetryableError
 
 MAX_PAGE_SIZE = 10_000
@@ -239,6 +247,30 @@ class ReadModelRepository:
             row = conn.execute(select(trials).where(trials.c.trial_id == trial_id)).mappings().first()
         return trial_record(row) if row is not None else None
 
+    def best_scores(self, study_ids: Sequence[str]) -> dict[str, float]:
+        """The highest score of a completed trial per study, for the given studies (one query)."""
+        if not study_ids:
+            return {}
+        query = (
+            select(trials.c.study_id, func.max(trials.c.score))
+            .where(trials.c.study_id.in_(list(study_ids)), trials.c.state == "completed")
+            .group_by(trials.c.study_id)
+        )
+        with self._read() as conn:
+            return {str(study): float(best) for study, best in conn.execute(query).all() if best is not None}
+
+    def trial_by_number(self, study_id: str, number: int) -> TrialRecord | None:
+        """The latest attempt of the study's trial ``number``."""
+        query = (
+            _trials_of(study_id, None)
+            .where(trials.c.number == number)
+            .order_by(trials.c.attempt.desc(), trials.c.trial_id.desc())
+            .limit(1)
+        )
+        with self._read() as conn:
+            row = conn.execute(query).mappings().first()
+        return trial_record(row) if row is not None else None
+
     def list_trials(
         self,
         study_id: str,
@@ -347,6 +379,18 @@ class ReadModelRepository:
         )
         with self._read() as conn:
             return [epoch_record(r) for r in conn.execute(query).mappings().all()]
+
+    def record_layers(self, trial_id: str, study_id: str, layers: Sequence[Mapping[str, Any]]) -> None:
+        """Store the trial's architecture (``LayerSpec`` JSON, in order); recording it again replaces it."""
+        values = {"trial_id": trial_id, "study_id": study_id, "layers": [dict(layer) for layer in layers]}
+        with self._write() as conn:
+            _upsert(conn, trial_layers, values, ("trial_id",), None)
+
+    def layers_for_trial(self, trial_id: str) -> list[dict[str, Any]]:
+        """The trial's layers as recorded (empty when its trainer sent none)."""
+        with self._read() as conn:
+            found = conn.execute(select(trial_layers.c.layers).where(trial_layers.c.trial_id == trial_id)).scalar()
+        return list(found or [])
 
     def record_alert(
         self,

@@ -142,6 +142,20 @@ health_alerts = Table(
     UniqueConstraint("trial_id", "kind", "layer", name=f"uq_{TABLE_PREFIX}health_alerts_trial_kind_layer"),
 )
 
+trial_layers = Table(
+    f"{TABLE_PREFIX}trial_layers",
+    metadata,
+    Column(
+        "trial_id",
+        _ID,
+        ForeignKey(trials.c.trial_id, ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("study_id", _ID, nullable=False, index=True),
+    # A list of ``contracts.architecture.LayerSpec`` JSON; apart from ``trials`` so that pages stay lean.
+    Column("layers", JSON(none_as_null=True), nullable=False),
+)
+
 processed_events = Table(
     f"{TABLE_PREFIX}processed_events",
     metadata,
@@ -171,4 +185,13 @@ api_tokens = Table(
     Column("max_running_studies", Integer, nullable=True),
 )
 
-ALL_TABLES: tuple[Table, ...] = (studies, trials, epochs, health_alerts, processed_events, artifacts, api_tokens)
+ALL_TABLES: tuple[Table, ...] = (
+    studies,
+    trials,
+    epochs,
+    health_alerts,
+    trial_layers,
+    processed_events,
+    artifacts,
+    api_tokens,
+)

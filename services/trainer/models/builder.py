@@ -6,8 +6,10 @@ from dataclasses import dataclass
 
 import keras
 
+from contracts.architecture import LayerSpec
 from contracts.enums import Modality
 from services.trainer.models.cnn import build_cnn
+from services.trainer.models.layers import describe_layers
 from services.trainer.models.lstm import build_lstm
 from services.trainer.models.params import TrialParams
 
@@ -22,6 +24,7 @@ class BuiltModel:
     architecture: str
     parameter_count: int
     memory_mb: float
+    layers: tuple[LayerSpec, ...] = ()
 
 
 def build_model(modality: Modality, params: TrialParams, input_shape: tuple[int, ...], num_classes: int) -> BuiltModel:
@@ -40,6 +43,7 @@ def build_model(modality: Modality, params: TrialParams, input_shape: tuple[int,
         architecture=describe(model),
         parameter_count=parameter_count,
         memory_mb=estimate_memory_mb(model, OPTIMIZER_SLOTS[optimizer_name], batch_size),
+        layers=tuple(describe_layers(model)),
     )
 
 

@@ -57,7 +57,7 @@ def test_upgrade_creates_the_schema_on_an_empty_database(database_url: str) -> N
 
     upgrade(database_url)
 
-    assert current_revision(database_url) == head_revision() == "0003_trial_order_indexes"
+    assert current_revision(database_url) == head_revision() == "0004_trial_layers"
     engine = create_engine_for(database_url)
     try:
         tables = set(inspect(engine).get_table_names())
