@@ -115,7 +115,11 @@ def build_parser() -> argparse.ArgumentParser:
         description="Start the Streamlit control panel on a local port, talking to the API at --url. The token "
         "comes from HPO_API_TOKEN, or the panel asks for it once.",
     )
-    ui.add_argument("--url", default=os.environ.get("HPO_API_URL"), help="the API, e.g. http://host:8000")
+    ui.add_argument(
+        "--url",
+        default=os.environ.get("HPO_UI_API_URL") or os.environ.get("HPO_API_URL"),
+        help="the API, e.g. http://host:8000 (default: HPO_UI_API_URL or HPO_API_URL)",
+    )
     ui.add_argument("--port", type=int, default=8501, help="the panel's port (default 8501; 0: any free port)")
     ui.add_argument("--host", default="127.0.0.1", help="the address the panel listens on (default 127.0.0.1)")
     ui.add_argument("--no-browser", action="store_true", help="do not open a browser tab")
@@ -194,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
             from services.cli.ui import run_ui
 
             if not args.url:
-                raise UserInputError("hpo ui needs the API's address: --url http://host:8000 (or HPO_API_URL)")
+                raise UserInputError("hpo ui needs the API's address: --url http://host:8000 (or HPO_UI_API_URL)")
             opening = not args.no_browser and sys.stdout.isatty()
             return run_ui(args.url, args.port, args.host, console, open_browser=opening)
         if args.command in ("jobs", "stop", "download"):

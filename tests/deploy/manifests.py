@@ -173,6 +173,8 @@ class Container:
         """``scheduler`` for ``hpo serve scheduler``, ``migrate`` for ``hpo db upgrade``."""
         if self.argv[1:3] == ["db", "upgrade"]:
             return "migrate"
+        if self.argv[1] == "ui":
+            return "ui"
         assert self.argv[1] == "serve", self.argv
         return self.argv[2]
 
@@ -259,7 +261,13 @@ def _duration_seconds(text: str) -> int:
     return sum(int(number) * units[unit] for number, unit in re.findall(r"(\d+)([smh])", text))
 
 
-def compose_containers(compose: Mapping[str, Any]) -> list[Container]:
+def is_panel(container: Container) -> bool:
+    """The control panel (``hpo ui``): on the service image, but no bus service (no broker, probes on 9100)."""
+    return container.service == "ui"
+
+
+def compose_containers(compose: Mapping[str, Any], *, panel: bool = False) -> list[Container]:
+    """The hpo bus services (and the migration job) of the compose file; ``panel``: the control panel only."""
     containers = []
     for name, service in compose["services"].items():
         if not is_hpo_image(service["image"]):
@@ -279,7 +287,7 @@ def compose_containers(compose: Mapping[str, Any]) -> list[Container]:
                 stop_grace_seconds=_duration_seconds(grace) if grace else None,
             )
         )
-    return containers
+    return [c for c in containers if is_panel(c) == panel]
 
 
 # --- Kubernetes ---------------------------------------------------------------------------------------------
@@ -365,7 +373,8 @@ def _http_probe(probe: dict[str, Any] | None, ports: dict[str, int]) -> HttpProb
     return HttpProbe(probe["httpGet"]["path"], ports[port] if isinstance(port, str) else int(port))
 
 
-def k8s_containers(objects: list[dict[str, Any]], overlay: str) -> list[Container]:
+def k8s_containers(objects: list[dict[str, Any]], overlay: str, *, panel: bool = False) -> list[Container]:
+    """The hpo bus services (and the migration job) of an overlay; ``panel``: the control panel only."""
     containers = []
     for workload, pod in pod_templates(objects):
         for spec in pod["containers"]:
@@ -390,4 +399,4 @@ def k8s_containers(objects: list[dict[str, Any]], overlay: str) -> list[Containe
                     stop_grace_seconds=pod.get("terminationGracePeriodSeconds"),
                 )
             )
-    return containers
+    return [c for c in containers if is_panel(c) == panel]

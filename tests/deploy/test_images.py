@@ -30,7 +30,7 @@ LOCK = REPO / "requirements" / "dev.lock"
 CODE = ("contracts", "services")
 DEPENDENCY_FILES = {"pyproject.toml", "README.md", "requirements/dev.lock"}
 EXPECTED_EXTRAS = {  # what each image runs needs; only the trainers pull TensorFlow
-    "hpo-service": {"scheduler", "health", "reporter", "api", "postgres", "amqp", "s3"},
+    "hpo-service": {"scheduler", "health", "reporter", "api", "postgres", "amqp", "s3", "ui"},  # ui: the control panel
     "hpo-trainer": {"trainer", "amqp", "s3"},
     "hpo-trainer-gpu": {"trainer-gpu", "amqp", "s3"},
 }

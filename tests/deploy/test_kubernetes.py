@@ -68,7 +68,7 @@ def test_every_overlay_renders(
     assert {"Deployment", "Job", "ConfigMap", "Secret", "NetworkPolicy", "ScaledObject"} <= set(kinds)
     deployments = {o["metadata"]["name"] for o in by_kind(objects, "Deployment")}
     assert {name for name in deployments if name.startswith("hpo-")} == {
-        "hpo-scheduler", "hpo-health", "hpo-reporter", "hpo-api", "hpo-trainer"
+        "hpo-scheduler", "hpo-health", "hpo-reporter", "hpo-api", "hpo-trainer", "hpo-ui"
     }  # fmt: skip
     assert deployments - {name for name in deployments if name.startswith("hpo-")} == (
         {"prometheus", "grafana"} if overlay != "prod" else set()
@@ -303,10 +303,13 @@ def test_network_policies_let_trainers_reach_only_the_broker_and_s3_and_expose_o
         ingress = _allowed(_policies_for(objects, labels, "Ingress"), "Ingress")
         if any(peer == "any" for peer, _ in ingress):
             exposed.append(workload["metadata"]["name"])
-    assert exposed == ["hpo-api"]
+    assert exposed == ["hpo-api", "hpo-ui"]  # the API and the control panel
     assert _allowed(_policies_for(objects, {"app.kubernetes.io/name": "hpo-api"}, "Ingress"), "Ingress") == {
         ("any", 8000)
     }
+    panel = named(objects, "Deployment", "hpo-ui")["spec"]["template"]["metadata"]["labels"]
+    assert _allowed(_policies_for(objects, panel, "Ingress"), "Ingress") == {("any", 8501)}
+    assert _allowed(_policies_for(objects, panel, "Egress"), "Egress") == {("hpo-api", 8000)} | dns
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
