@@ -87,3 +87,35 @@ def test_database_errors_are_recognised_through_their_causes(error: Exception, d
             raise RetryableError("translated at the adapter") from inner
     except RetryableError as outer:
         assert caused_by_database(outer) is database
+
+
+async def test_an_event_of_a_superseded_attempt_is_counted_as_stale_not_failed_and_acknowledged() -> None:
+    from services.runtime.errors import StaleEvent
+
+    metrics = ServiceMetrics("reporter")
+    inner = InMemoryBus(on_dead_letter=metrics.dead_lettered)
+    bus = InstrumentedBus(inner, metrics)
+    seen: list[Event] = []
+
+    async def fenced(event: Event) -> None:
+        seen.append(event)
+        raise StaleEvent("attempt 1 of trial t1 was superseded by attempt 2")
+
+    await bus.start()
+    await bus.subscribe("reporter", ["trial.started"], fenced)
+    labels = {"service": "reporter", "queue": "reporter", "type": "trial.started"}
+    try:
+        await bus.publish(trial_started("s1", "t1"))
+        await eventually(lambda: _value(metrics.registry, "hpo_stale_events_total", **labels) == 1, "the stale count")
+        await inner.wait_idle()
+    finally:
+        await bus.close()
+    assert len(seen) == 1, "a stale event is acknowledged, never redelivered"
+    assert _value(metrics.registry, "hpo_events_failed_total", **labels) == 0
+    for cause in ("malformed", "fatal", "gave_up"):
+        assert (
+            _value(
+                metrics.registry, "hpo_messages_dead_lettered_total", service="reporter", queue="reporter", cause=cause
+            )
+            == 0
+        )
