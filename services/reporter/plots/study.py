@@ -163,6 +163,17 @@ def _objective_and_health(trial: TrialView) -> tuple[float, float] | None:
     return (objective, health) if objective is not None and health is not None else None
 
 
+MOST_LABELLED_POINTS = 30
+
+
+def _labelled(points: list[tuple[TrialView, tuple[float, float]]]) -> list[tuple[TrialView, tuple[float, float]]]:
+    """Every point of a short study is labelled with its trial number; of a long one the best by score only
+    (thousands of labels are unreadable, and laying them out took most of a long study's report)."""
+    if len(points) <= MOST_LABELLED_POINTS:
+        return points
+    return sorted(points, key=lambda p: p[0].score if p[0].score is not None else -math.inf)[-MOST_LABELLED_POINTS:]
+
+
 def objective_vs_health(view: StudyView, path: Path, dpi: int) -> Path:
     """Objective score against overall health per completed trial; health mode adds iso-score lines."""
     fig = figure(7, 5.5)
@@ -175,7 +186,7 @@ def objective_vs_health(view: StudyView, path: Path, dpi: int) -> Path:
     ys = [xy[1] for _, xy in points]
     colors = [t.score if t.score is not None else np.nan for t, _ in points]
     scatter = ax.scatter(xs, ys, c=colors, cmap="viridis", s=40, edgecolors="#333333", linewidths=0.4, zorder=3)
-    for trial, (x, y) in points:
+    for trial, (x, y) in _labelled(points):
         ax.annotate(str(trial.number), (x, y), xytext=(4, 3), textcoords="offset points", fontsize=7)
     if view.best is not None and (best := _objective_and_health(view.best)) is not None:
         ax.scatter(*best, s=220, facecolors="none", edgecolors=BEST, linewidths=1.8, zorder=4, label="best trial")

@@ -7,6 +7,7 @@ import math
 import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from pydantic import ValidationError
 
@@ -95,11 +96,12 @@ class StudyView:
     def scored(self) -> list[TrialView]:
         return [t for t in self.trials if t.breakdown is not None]
 
-    @property
+    @cached_property
     def param_names(self) -> list[str]:
-        seen = [name for name in self.param_specs if any(name in t.record.params for t in self.trials)]
-        extra = sorted({k for t in self.trials for k in t.record.params} - set(seen))
-        return seen + extra
+        """Once per view (every trials.csv row asks): the search space's order, then any other name, sorted."""
+        used = {k for t in self.trials for k in t.record.params}
+        seen = [name for name in self.param_specs if name in used]
+        return seen + sorted(used - set(seen))
 
     def counts(self) -> dict[str, int]:
         counter = Counter(t.state for t in self.trials)
