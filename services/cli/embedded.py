@@ -92,11 +92,16 @@ async def run_embedded(
     With ``resume``, the study (stored in ``output_dir``) goes on from its finished trials."""
     paths = EmbeddedPaths(output_dir.resolve())
     paths.state_dir.mkdir(parents=True, exist_ok=True)
-    await asyncio.to_thread(upgrade, paths.read_models_url)
-    repository = ReadModelRepository(create_engine_for(paths.read_models_url))
     artifacts = LocalArtifactStore(paths.artifacts_dir)
     bus = InMemoryBus()
     services: list[RunningService] = []
+    trainer_settings = TrainerSettings(
+        trainer_id="embedded-trainer",
+        work_dir=paths.state_dir / "work",
+        data_dir=Path(config.data_dir) if config.data_dir else None,
+        allow_absolute_data_dir=True,  # the user at this terminal named it
+    )
+    repository: ReadModelRepository | None = None
     finished: asyncio.Future[EmbeddedOutcome] = asyncio.get_running_loop().create_future()
     completed: list[StudyCompleted] = []
     resumed = asyncio.Event()
@@ -113,6 +118,10 @@ async def run_embedded(
             finished.set_result(EmbeddedOutcome(completed=completed[0], report=event))
 
     try:
+        # First: its trial process imports TensorFlow while the database and the other services are set up.
+        services.append(await trainer_bootstrap.start(bus, artifacts, trainer_settings))
+        await asyncio.to_thread(upgrade, paths.read_models_url)
+        repository = ReadModelRepository(create_engine_for(paths.read_models_url))
         await bus.subscribe("cli", ["#"], observe, prefetch=1)
         services.append(
             await scheduler_bootstrap.start(
@@ -128,13 +137,6 @@ async def run_embedded(
                 ReporterSettings(results_root=paths.output_dir),
             )
         )
-        trainer_settings = TrainerSettings(
-            trainer_id="embedded-trainer",
-            work_dir=paths.state_dir / "work",
-            data_dir=Path(config.data_dir) if config.data_dir else None,
-            allow_absolute_data_dir=True,  # the user at this terminal named it
-        )
-        services.append(await trainer_bootstrap.start(bus, artifacts, trainer_settings))
         if api_port is not None:
             api, made_token = await _start_api(bus, repository, artifacts, api_port, config.data_dir)
             services.append(api)
@@ -159,7 +161,8 @@ async def run_embedded(
         for service in reversed(services):
             await service.stop()
         await bus.close()
-        repository.engine.dispose()
+        if repository is not None:
+            repository.engine.dispose()
 
 
 if TYPE_CHECKING:

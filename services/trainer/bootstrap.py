@@ -17,7 +17,8 @@ from services.trainer.settings import TrainerSettings
 
 
 def make_runner(settings: TrainerSettings, artifacts: ArtifactStore, cache: DatasetCache) -> TrialRunner:
-    """Synthetic (no TensorFlow), Keras in a recycled child process (the default), or Keras in this process."""
+    """Synthetic (no TensorFlow), Keras in a recycled child process (the default, its first child started
+    now), or Keras in this process."""
     if settings.mode == "synthetic":
         from services.trainer.synthetic import SyntheticTrialRunner
 
@@ -25,7 +26,9 @@ def make_runner(settings: TrainerSettings, artifacts: ArtifactStore, cache: Data
     if settings.isolate_trials:
         from services.trainer.isolation import ProcessTrialRunner
 
-        return ProcessTrialRunner(settings, artifacts)
+        runner = ProcessTrialRunner(settings, artifacts)
+        runner.prestart()  # the first child imports TensorFlow while the rest starts up
+        return runner
     from services.trainer.training import KerasTrialRunner  # imports TensorFlow
 
     return KerasTrialRunner(settings, artifacts, cache)

@@ -54,6 +54,11 @@ class TrainerSettings(BaseSettings):
         "and a crash (e.g. the out-of-memory killer) fails only the trial.",
     )
     trials_per_process: int = Field(default=3, ge=1, description="Trials a child process runs before it is replaced.")
+    warm_spare: bool = Field(
+        default=True,
+        description="With isolate_trials, keep a spare child process warm (TensorFlow imported, the dataset loaded) "
+        "beside the one training, so replacing a child costs no wall time; it costs the memory of one idle child.",
+    )
     max_worker_rss_mb: float = Field(
         default=6144, gt=0, description="Replace the child process once it uses this much."
     )
