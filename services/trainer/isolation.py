@@ -7,11 +7,12 @@ grows without bound. ``ProcessTrialRunner`` runs trials in a child process that 
 ``max_tasks_per_child``. A child killed mid-trial (out-of-memory killer, segfault in a kernel)
 turns into a failed trial with the reason, and the next trial gets a fresh child.
 
-Replacing a child costs no wall time: with ``warm_spare`` (the default) a spare child is started
-as soon as a trial begins and imports TensorFlow and loads that trial's dataset while the trial
-trains, so the next child is ready when the current one retires; the retiring child exits on its
-own, nobody waits for it. ``prestart`` starts the first child before any trial is requested (while
-a study is being set up). Each trial is sent to exactly one child and never sent again.
+Replacing a child costs no wall time: once the current child has ``spare_lead_trials`` trials
+left (2 by default, the running one included), a spare child is started as a trial begins; it
+imports TensorFlow and loads that trial's dataset while the trial trains, so the next child is
+ready when the current one retires; the retiring child exits on its own, nobody waits for it.
+``prestart`` starts the first child before any trial is requested (while a study is being set up).
+Each trial is sent to exactly one child and never sent again.
 
 Pipe protocol: the parent sends ``("preload", TrialRequestedData)`` (load that dataset now),
 ``("run", TrialJob)``, ``("control", ControlRequest)``, ``("judged", epoch)`` (the pruner's latest
@@ -173,7 +174,7 @@ class ProcessTrialRunner:
 
     def run(self, job: TrialJob, hooks: TrialHooks) -> TrialOutcome:
         child = self._deliver(("run", job))
-        self._keep_spare(job.request)
+        self._keep_spare(job.request, child)
         forwarded: ControlRequest | None = None
         forwarded_judged = 0
         epochs = 0
@@ -220,7 +221,9 @@ class ProcessTrialRunner:
             self._current, self._spare, self._retiring = None, None, []
         if spare is not None:
             spare.kill()  # idle: nothing of a trial is lost
-        if current is not None:  # a trial's thread may still read its outcome from the pipe: leave it open
+        if current is not None and current.jobs == 0:
+            current.kill()  # started ahead and never given a trial (maybe still importing TensorFlow)
+        elif current is not None:  # a trial's thread may still read its outcome from the pipe: leave it open
             current.retire()
             if not current.reap(timeout=30, close_pipe=False):
                 current.kill(close_pipe=False)
@@ -264,9 +267,11 @@ class ProcessTrialRunner:
         self._current = spare or self._spawn()
         return self._current
 
-    def _keep_spare(self, request: TrialRequestedData) -> None:
-        """Make sure a warm spare is on its way, loading this trial's dataset, while the trial trains."""
-        if not self._settings.warm_spare:
+    def _keep_spare(self, request: TrialRequestedData, child: TrialChild) -> None:
+        """Once ``child`` is near its quota, make sure a warm spare is on its way, loading this trial's dataset,
+        while the trial trains (a trainer that runs one or two trials starts no spare it never uses)."""
+        trials_left = self._settings.trials_per_process - child.trials  # the running one included
+        if trials_left > self._settings.spare_lead_trials:
             return
         with self._lock:
             if self._closed:
