@@ -18,6 +18,10 @@ Two measurements in one run, on the real MNIST sample (``--data-dir``, default `
    from the runner's ``started`` hook to its last ``epoch_completed`` hook (which also covers building
    the telemetry probe model and anything between epochs).
 
+   The same comparison runs a second time with a CPU hog beside it (a busy-looping Python process, one
+   core's worth of contention on this 2-core machine): ``telemetry_overhead_pct_contended``, and the
+   probe's own seconds per epoch with and without the hog (``telemetry_seconds_per_epoch[_contended]``).
+
 2. **Memory growth.** ``--memory-trials`` (default 20) small trials (``max_samples``, one epoch, params
    alternating, e.g. 16/32 filters) run back to back through one trainer's runner, twice:
 
@@ -29,14 +33,19 @@ Two measurements in one run, on the real MNIST sample (``--data-dir``, default `
      ``release_trial_memory`` after each trial; shown for comparison (Keras keeps compiled functions
      alive after ``clear_session``, keras-team/keras#17458).
 
+   After each trial the RSS of this process and all its children together is read too
+   (``isolated_total_rss_mb_*``: the training child, the warm spare and a retiring child included).
+
    ``rss_growth_pct_20_trials = (rss after the last trial - rss after trial 1) / rss after trial 1 * 100``
    for the isolated runner; the peak over all trials is printed too. The baseline is the RSS *after*
    trial 1, so TensorFlow's one-time initialization (kernels, thread pools, the loaded dataset) is excluded.
 
-Goals: ``telemetry_overhead_pct`` under 5 and ``rss_growth_pct_20_trials`` under 10.
+Goals: ``telemetry_overhead_pct`` under 5 (with and without contention) and ``rss_growth_pct_20_trials``
+under 10.
 
-The output ends with ``name=value`` lines, the last two being ``telemetry_overhead_pct=`` and
-``rss_growth_pct_<N>_trials=``. Run with nothing else heavy on the machine::
+The output ends with ``name=value`` lines, the last three being ``telemetry_overhead_pct=``,
+``telemetry_overhead_pct_contended=`` and ``rss_growth_pct_<N>_trials=``. Run with nothing else heavy on
+the machine::
 
     .venv/bin/python benchmarks/trainer_overhead.py [--repetitions 3] [--epochs 3] [--memory-trials 20]
 """

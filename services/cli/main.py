@@ -18,7 +18,10 @@ from contracts.enums import StudyState
 from services.runtime.errors import UserInputError
 
 if TYPE_CHECKING:
+    from contracts.study import StudyConfig
     from services.cli.remote.client import RemoteApi
+    from services.cli.resume import ResumableStudy
+    from services.trainer.isolation import ProcessTrialRunner
 
 EXIT_OK, EXIT_STUDY_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -202,8 +205,8 @@ def _optimize(
     api_port: int | None = None,
     resume: str | None = None,
 ) -> int:
-    from services.cli.preflight import check_dataset, check_output_dir
-    from services.cli.resume import ResumableStudy, find_study
+    from services.cli.preflight import check_output_dir
+    from services.cli.resume import find_study
     from services.cli.study_args import parse_assignments
 
     resumed: ResumableStudy | None = None
@@ -219,7 +222,29 @@ def _optimize(
         started = datetime.now(UTC)
         generated = f"{config.dataset.value}_{config.mode.value}_{started:%Y%m%d_%H%M%S}_{study_id[:6]}"
         study_name = request.study_name or generated
+    from services.cli.early_trainer import start_trial_process
+    from services.cli.preflight import check_dataset
+
     notes = check_dataset(config, allow_download=allow_download)
+    runner = start_trial_process(config, output_dir)  # imports TensorFlow while this process goes on
+    try:
+        return _run_study(config, study_id, study_name, output_dir, console, notes, resumed, api_port, runner)
+    finally:
+        if runner is not None:
+            runner.close()
+
+
+def _run_study(
+    config: StudyConfig,
+    study_id: str,
+    study_name: str,
+    output_dir: Path,
+    console: Console,
+    notes: list[str],
+    resumed: ResumableStudy | None,
+    api_port: int | None,
+    runner: ProcessTrialRunner | None,
+) -> int:
     verb = "resuming" if resumed is not None else "study"
     console.print(
         f"{verb} [bold]{study_name}[/bold]: {config.dataset.value}, mode={config.mode.value}, "
@@ -238,7 +263,14 @@ def _optimize(
             progress.seed(resumed.finished)
         outcome = asyncio.run(
             run_embedded(
-                config, study_id, study_name, output_dir, progress, api_port=api_port, resume=resumed is not None
+                config,
+                study_id,
+                study_name,
+                output_dir,
+                progress,
+                api_port=api_port,
+                resume=resumed is not None,
+                runner=runner,
             )
         )
     print_summary(console, outcome, progress)

@@ -45,9 +45,11 @@ async def start(
     settings: TrainerSettings,
     cache: DatasetCache | None = None,
     metrics: TrainingMetrics | None = None,
+    runner: TrialRunner | None = None,
 ) -> RunningService:
-    """``metrics``: the registry a served trainer exports (GPU readings included, when it has a GPU)."""
-    runner = make_runner(settings, artifacts, cache or shared_cache())
+    """``metrics``: the registry a served trainer exports (GPU readings included, when it has a GPU);
+    ``runner``: one made (and started) ahead, else ``make_runner``'s."""
+    runner = runner or make_runner(settings, artifacts, cache or shared_cache())
     gpus = GpuCollector(settings.trainer_id)
     if metrics is not None:
         metrics.registry.register(gpus)
