@@ -83,7 +83,8 @@ class GradientProbe:
         self._loss = keras.losses.SparseCategoricalCrossentropy()
         self._weighted = [layer for layer in model.layers if layer.trainable_weights]
         self._normed: list[str] = []  # the layers with a gradient, in the order of the norms (set when traced)
-        self._step = tf.function(self._probe, autograph=False)
+        self._function = tf.function(self._probe, autograph=False)
+        self._step: Any = None  # the concrete function, traced at the first run (called directly: no retrace check)
 
     def _probe(self, x: tf.Tensor, y: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, list[dict[str, tf.Tensor]]]:
         variables = [v for layer in self._weighted for v in layer.trainable_weights]
@@ -107,7 +108,10 @@ class GradientProbe:
         return loss, stacked, summaries
 
     def run(self, x: npt.NDArray[np.generic], y: npt.NDArray[np.int64]) -> ProbeResult:
-        loss, norms, summaries = self._step(tf.convert_to_tensor(x), tf.convert_to_tensor(y))
+        inputs = (tf.convert_to_tensor(x), tf.convert_to_tensor(y))
+        if self._step is None:  # one trace per model; a new model per trial is no "retracing"
+            self._step = self._function.get_concrete_function(*inputs)
+        loss, norms, summaries = self._step(*inputs)
         values = norms.numpy()
         gradient_norms = {name: float(value) for name, value in zip(self._normed, values, strict=True)}
         activations = {
