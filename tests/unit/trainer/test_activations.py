@@ -58,7 +58,7 @@ def test_the_probe_graph_reduces_activations_as_numpy_does(kind: str) -> None:
     outputs[..., 0] = 0.999  # pinned near the upper bound
     outputs[..., 1] = -0.5  # never positive: a dead ReLU unit
     if kind == "sigmoid":
-        outputs = 1 / (1 + np.exp(-outputs * 4))
+        outputs = (1 / (1 + np.exp(-outputs * 4))).astype(np.float32)
         outputs[..., 2] = 0.0005  # a dead sigmoid unit
     compiled = to_summary({k: v.numpy() for k, v in summarize_tensor(kind, tf.constant(outputs)).items()})
     expected = summarize(kind, outputs)
