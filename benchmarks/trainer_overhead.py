@@ -18,6 +18,10 @@ Two measurements in one run, on the real MNIST sample (``--data-dir``, default `
    from the runner's ``started`` hook to its last ``epoch_completed`` hook (which also covers building
    the telemetry probe model and anything between epochs).
 
+   The same comparison runs a second time with a CPU hog beside it (a busy-looping Python process, one
+   core's worth of contention on this 2-core machine): ``telemetry_overhead_pct_contended``, and the
+   probe's own seconds per epoch with and without the hog (``telemetry_seconds_per_epoch[_contended]``).
+
 2. **Memory growth.** ``--memory-trials`` (default 20) small trials (``max_samples``, one epoch, params
    alternating, e.g. 16/32 filters) run back to back through one trainer's runner, twice:
 
@@ -29,14 +33,19 @@ Two measurements in one run, on the real MNIST sample (``--data-dir``, default `
      ``release_trial_memory`` after each trial; shown for comparison (Keras keeps compiled functions
      alive after ``clear_session``, keras-team/keras#17458).
 
+   After each trial the RSS of this process and all its children together is read too
+   (``isolated_total_rss_mb_*``: the training child, the warm spare and a retiring child included).
+
    ``rss_growth_pct_20_trials = (rss after the last trial - rss after trial 1) / rss after trial 1 * 100``
    for the isolated runner; the peak over all trials is printed too. The baseline is the RSS *after*
    trial 1, so TensorFlow's one-time initialization (kernels, thread pools, the loaded dataset) is excluded.
 
-Goals: ``telemetry_overhead_pct`` under 5 and ``rss_growth_pct_20_trials`` under 10.
+Goals: ``telemetry_overhead_pct`` under 5 (with and without contention) and ``rss_growth_pct_20_trials``
+under 10.
 
-The output ends with ``name=value`` lines, the last two being ``telemetry_overhead_pct=`` and
-``rss_growth_pct_<N>_trials=``. Run with nothing else heavy on the machine::
+The output ends with ``name=value`` lines, the last three being ``telemetry_overhead_pct=``,
+``telemetry_overhead_pct_contended=`` and ``rss_growth_pct_<N>_trials=``. Run with nothing else heavy on
+the machine::
 
     .venv/bin/python benchmarks/trainer_overhead.py [--repetitions 3] [--epochs 3] [--memory-trials 20]
 """
@@ -53,14 +62,19 @@ os.environ.setdefault("MPLCONFIGDIR", str(_CACHE_HOME / "matplotlib"))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import argparse
+import contextlib
 import logging
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import keras
+import psutil
 
 from contracts.enums import DatasetName, Mode, Objective
 from contracts.events import TrialRequestedData
@@ -141,6 +155,18 @@ class MemoryTrial:
     params: dict[str, Any]
     rss_mb: float
     seconds: float
+    total_rss_mb: float  # this process and every child process (trial children, warm or retiring) together
+    processes: int
+
+
+def total_rss_mb() -> tuple[float, int]:
+    """RSS of this process plus all its descendants, and how many processes that is."""
+    me = psutil.Process()
+    total, count = me.memory_info().rss, 1
+    for child in me.children(recursive=True):
+        with contextlib.suppress(psutil.NoSuchProcess):
+            total, count = total + child.memory_info().rss, count + 1
+    return total / 2**20, count
 
 
 class EpochTimer(keras.callbacks.Callback):
@@ -204,7 +230,10 @@ def parse_args(argv: list[str] | None = None) -> BenchConfig:
 
 
 def make_settings(scratch: Path) -> TrainerSettings:
-    return TrainerSettings(work_dir=scratch / "work", early_stopping_patience=0, allow_download=False)
+    # The benchmark names the data folder with an absolute path, as the embedded run does.
+    return TrainerSettings(
+        work_dir=scratch / "work", early_stopping_patience=0, allow_download=False, allow_absolute_data_dir=True
+    )
 
 
 def make_job(
@@ -285,14 +314,14 @@ def describe_run(run: OverheadRun) -> str:
     )
 
 
-def measure_overhead(config: BenchConfig, cache: DatasetCache, scratch: Path) -> list[OverheadRun]:
+def measure_overhead(config: BenchConfig, cache: DatasetCache, scratch: Path, label: str) -> list[OverheadRun]:
     """Warm-up plain + runner, then ``repetitions`` interleaved pairs; returns every run, warm-ups included."""
     settings = make_settings(scratch)
-    runner = KerasTrialRunner(settings, LocalArtifactStore(scratch / "artifacts-overhead"), cache)
+    runner = KerasTrialRunner(settings, LocalArtifactStore(scratch / f"artifacts-overhead-{label}"), cache)
     splits = cache.get(DATASET, config.data_dir, None)
     print(
-        f"[overhead] {DATASET.value}: {len(splits.train)} train / {len(splits.validation)} validation samples, "
-        f"{config.epochs} epochs, warm-up + {config.repetitions} repetitions of each path",
+        f"[overhead:{label}] {DATASET.value}: {len(splits.train)} train / {len(splits.validation)} validation "
+        f"samples, {config.epochs} epochs, warm-up + {config.repetitions} repetitions of each path",
         flush=True,
     )
     runs: list[OverheadRun] = []
@@ -301,9 +330,32 @@ def measure_overhead(config: BenchConfig, cache: DatasetCache, scratch: Path) ->
             run_plain(splits, config, settings, repetition),
             run_trainer(runner, config, repetition, trial_number=repetition),
         ):
-            print(describe_run(run), flush=True)
+            print(f"[{label}] {describe_run(run)}", flush=True)
             runs.append(run)
     return runs
+
+
+HOG_CODE = "while True:\n    pass\n"
+
+
+@contextlib.contextmanager
+def cpu_hog() -> Iterator[int]:
+    """A busy-looping Python process beside the benchmark (one core's worth of contention), killed after."""
+    hog = subprocess.Popen([sys.executable, "-c", HOG_CODE])
+    try:
+        yield hog.pid
+    finally:
+        hog.kill()
+        hog.wait(timeout=10)
+
+
+def overhead_pct(runs: list[OverheadRun]) -> float:
+    return pct_change(median_of(runs, "runner", "training_seconds"), median_of(runs, "plain", "training_seconds"))
+
+
+def telemetry_per_epoch(runs: list[OverheadRun]) -> float:
+    measured = [run for run in runs if run.path == "runner" and run.repetition > 0]
+    return sum(r.telemetry_seconds for r in measured) / sum(r.epochs for r in measured)
 
 
 def memory_params(index: int) -> dict[str, Any]:
@@ -329,13 +381,15 @@ def measure_memory(
         outcome = runner.run(job, TelemetryRecorder().hooks())
         require_completed(outcome, 1)
         rss = process_runner.last_child_rss_mb if process_runner is not None else rss_mb()
-        trial = MemoryTrial(index + 1, params, rss, time.perf_counter() - started)
+        seconds = time.perf_counter() - started
+        trial = MemoryTrial(index + 1, params, rss, seconds, *total_rss_mb())
         trials.append(trial)
         change = (trial.rss_mb - trials[0].rss_mb) / trials[0].rss_mb * 100
         varied = " ".join(f"{k}={v}" for k, v in MEMORY_VARIANTS[index % len(MEMORY_VARIANTS)].items())
         print(
             f"[memory:{label}] trial {trial.index:2d}/{config.memory_trials} {varied:<45} "
-            f"rss={trial.rss_mb:8.1f} MB ({change:+.2f}% vs trial 1) {trial.seconds:.1f}s",
+            f"rss={trial.rss_mb:8.1f} MB ({change:+.2f}% vs trial 1) {trial.seconds:.1f}s "
+            f"all={trial.total_rss_mb:.0f} MB in {trial.processes} processes",
             flush=True,
         )
     runner.close()
@@ -382,9 +436,9 @@ def print_overhead_table(runs: list[OverheadRun]) -> None:
     print()
 
 
-def print_results(runs: list[OverheadRun], rss_before: float, trials: list[MemoryTrial]) -> None:
-    measured_runner = [run for run in runs if run.path == "runner" and run.repetition > 0]
-    telemetry_per_epoch = sum(r.telemetry_seconds for r in measured_runner) / sum(r.epochs for r in measured_runner)
+def print_results(
+    runs: list[OverheadRun], contended: list[OverheadRun], rss_before: float, trials: list[MemoryTrial]
+) -> None:
     plain_median = median_of(runs, "plain", "training_seconds")
     runner_median = median_of(runs, "runner", "training_seconds")
     plain_wall = median_of(runs, "plain", "wall_seconds")
@@ -396,7 +450,10 @@ def print_results(runs: list[OverheadRun], rss_before: float, trials: list[Memor
         "plain_fit_seconds_median": f"{plain_median:.3f}",
         "trainer_seconds_median": f"{runner_median:.3f}",
         "trainer_epoch_seconds_median": f"{median_of(runs, 'runner', 'epoch_seconds'):.3f}",
-        "telemetry_seconds_per_epoch": f"{telemetry_per_epoch:.4f}",
+        "telemetry_seconds_per_epoch": f"{telemetry_per_epoch(runs):.4f}",
+        "telemetry_seconds_per_epoch_contended": f"{telemetry_per_epoch(contended):.4f}",
+        "plain_fit_seconds_median_contended": f"{median_of(contended, 'plain', 'training_seconds'):.3f}",
+        "trainer_seconds_median_contended": f"{median_of(contended, 'runner', 'training_seconds'):.3f}",
         "plain_fit_wall_seconds_median": f"{plain_wall:.3f}",
         "trainer_wall_seconds_median": f"{runner_wall:.3f}",
         "telemetry_overhead_wall_pct": f"{pct_change(runner_wall, plain_wall):.2f}",
@@ -407,9 +464,14 @@ def print_results(runs: list[OverheadRun], rss_before: float, trials: list[Memor
         "rss_growth_pct_peak": f"{pct_change(max(t.rss_mb for t in trials), trials[0].rss_mb):.2f}",
         "rss_mb_per_trial_slope": f"{rss_slope_mb_per_trial(trials):.2f}",
         "rss_growth_pct_median_last5": f"{pct_change(late_rss, trials[0].rss_mb):.2f}",
+        "isolated_total_rss_mb_first": f"{trials[0].total_rss_mb:.1f}",
+        "isolated_total_rss_mb_max": f"{max(t.total_rss_mb for t in trials):.1f}",
+        "isolated_seconds_per_trial_mean": f"{statistics.mean(t.seconds for t in trials):.2f}",
+        "isolated_seconds_per_trial_max": f"{max(t.seconds for t in trials):.2f}",
         "overhead_goal_met": str(overhead < OVERHEAD_GOAL_PCT).lower(),
         "growth_goal_met": str(growth < GROWTH_GOAL_PCT).lower(),
         "telemetry_overhead_pct": f"{overhead:.2f}",
+        "telemetry_overhead_pct_contended": f"{overhead_pct(contended):.2f}",
         f"rss_growth_pct_{len(trials)}_trials": f"{growth:.2f}",
     }
     for name, value in lines.items():
@@ -429,15 +491,21 @@ def main(argv: list[str] | None = None) -> None:
     print_load("start")
     with tempfile.TemporaryDirectory(prefix="hpo-bench-") as scratch_dir:
         scratch = Path(scratch_dir)
-        runs = measure_overhead(config, cache, scratch)
+        runs = measure_overhead(config, cache, scratch, "idle")
+        with cpu_hog() as hog:
+            print(f"[overhead:contended] a CPU hog (pid {hog}) runs beside the next runs", flush=True)
+            print_load("contended start")
+            contended = measure_overhead(config, cache, scratch, "contended")
         _, in_process = measure_memory(config, cache, scratch, isolated=False)
         rss_before, trials = measure_memory(config, cache, scratch, isolated=True)
     print_load("end")
     print_overhead_table(runs)
+    print("contended (a CPU hog beside the runs):")
+    print_overhead_table(contended)
     print(f"in_process_rss_mb_first={in_process[0].rss_mb:.1f}")
     print(f"in_process_rss_mb_last={in_process[-1].rss_mb:.1f}")
     print(f"in_process_rss_growth_pct={pct_change(in_process[-1].rss_mb, in_process[0].rss_mb):.2f}")
-    print_results(runs, rss_before, trials)
+    print_results(runs, contended, rss_before, trials)
 
 
 if __name__ == "__main__":

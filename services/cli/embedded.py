@@ -29,6 +29,7 @@ from contracts.events import (
     StudyStopRequestedData,
 )
 from contracts.study import StudyConfig
+from services.cli.early_trainer import embedded_trainer_settings
 from services.cli.progress import StudyProgress
 from services.health import bootstrap as health_bootstrap
 from services.health.settings import HealthSettings
@@ -44,7 +45,7 @@ from services.runtime.service import RunningService
 from services.scheduler import bootstrap as scheduler_bootstrap
 from services.scheduler.settings import SchedulerSettings
 from services.trainer import bootstrap as trainer_bootstrap
-from services.trainer.settings import TrainerSettings
+from services.trainer.outcome import TrialRunner
 
 log = logging.getLogger(__name__)
 RESUME_TIMEOUT_SECONDS = 60.0
@@ -88,20 +89,22 @@ async def run_embedded(
     resume: bool = False,
     bridge: BridgeSettings | None = None,
     on_api: Callable[[str, str | None], None] | None = None,
+    runner: TrialRunner | None = None,
 ) -> EmbeddedOutcome:
     """Run one study to its end (or to a stop request on Ctrl-C) and return how it ended. With
     ``api_port``, the REST API serves this run on 127.0.0.1 (live stream, trials, results) meanwhile.
     With ``resume``, the study (stored in ``output_dir``) goes on from its finished trials. With
     ``bridge``, trials train on a RunPod serverless endpoint instead of in this process. ``on_api`` is called
     (in a worker thread, once the study is under way) with the API's URL and the token made for this run
-    (None: ``HPO_API_TOKEN``): ``--ui`` starts the control panel there."""
+    (None: ``HPO_API_TOKEN``): ``--ui`` starts the control panel there. ``runner``: the trainer's runner,
+    already started (``early_trainer.start_trial_process``); else one is made."""
     paths = EmbeddedPaths(output_dir.resolve())
     paths.state_dir.mkdir(parents=True, exist_ok=True)
-    await asyncio.to_thread(upgrade, paths.read_models_url)
-    repository = ReadModelRepository(create_engine_for(paths.read_models_url))
     artifacts = LocalArtifactStore(paths.artifacts_dir)
     bus = InMemoryBus()
     services: list[RunningService] = []
+    trainer_settings = embedded_trainer_settings(config, paths.output_dir)
+    repository: ReadModelRepository | None = None
     finished: asyncio.Future[EmbeddedOutcome] = asyncio.get_running_loop().create_future()
     completed: list[StudyCompleted] = []
     resumed = asyncio.Event()
@@ -118,6 +121,14 @@ async def run_embedded(
             finished.set_result(EmbeddedOutcome(completed=completed[0], report=event))
 
     try:
+        if bridge is not None:  # trials train on a RunPod endpoint
+            from services.runpod import bootstrap as bridge_bootstrap
+
+            services.append(await bridge_bootstrap.start(bus, artifacts, bridge))
+        else:  # first: its trial process imports TensorFlow while the database and the other services are set up
+            services.append(await trainer_bootstrap.start(bus, artifacts, trainer_settings, runner=runner))
+        await asyncio.to_thread(upgrade, paths.read_models_url)
+        repository = ReadModelRepository(create_engine_for(paths.read_models_url))
         await bus.subscribe("cli", ["#"], observe, prefetch=1)
         services.append(
             await scheduler_bootstrap.start(
@@ -133,18 +144,6 @@ async def run_embedded(
                 ReporterSettings(results_root=paths.output_dir),
             )
         )
-        trainer_settings = TrainerSettings(
-            trainer_id="embedded-trainer",
-            work_dir=paths.state_dir / "work",
-            data_dir=Path(config.data_dir) if config.data_dir else None,
-            allow_absolute_data_dir=True,  # the user at this terminal named it
-        )
-        if bridge is not None:
-            from services.runpod import bootstrap as bridge_bootstrap
-
-            services.append(await bridge_bootstrap.start(bus, artifacts, bridge))
-        else:
-            services.append(await trainer_bootstrap.start(bus, artifacts, trainer_settings))
         api_url: str | None = None
         made_token: str | None = None
         if api_port is not None:
@@ -176,7 +175,8 @@ async def run_embedded(
         for service in reversed(services):
             await service.stop()
         await bus.close()
-        repository.engine.dispose()
+        if repository is not None:
+            repository.engine.dispose()
 
 
 if TYPE_CHECKING:

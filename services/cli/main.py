@@ -9,6 +9,7 @@ import os
 import sys
 import uuid
 import webbrowser
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -19,8 +20,11 @@ from contracts.enums import StudyState
 from services.runtime.errors import UserInputError
 
 if TYPE_CHECKING:
+    from contracts.study import StudyConfig
     from services.cli.remote.client import RemoteApi
+    from services.cli.resume import ResumableStudy
     from services.runpod.settings import BridgeSettings
+    from services.trainer.isolation import ProcessTrialRunner
 
 EXIT_OK, EXIT_STUDY_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -238,8 +242,8 @@ def _optimize(
     resume: str | None = None,
     ui: bool = False,
 ) -> int:
-    from services.cli.preflight import check_dataset, check_output_dir
-    from services.cli.resume import ResumableStudy, find_study
+    from services.cli.preflight import check_output_dir
+    from services.cli.resume import find_study
     from services.cli.study_args import parse_assignments
 
     resumed: ResumableStudy | None = None
@@ -260,8 +264,36 @@ def _optimize(
             from services.cli.runpod import bridge_for_study
 
             bridge = bridge_for_study(config, request.endpoint or "")
+    from services.cli.early_trainer import start_trial_process
+    from services.cli.preflight import check_dataset
+
     # on RunPod the data is the worker's (its image, a network volume or a download there): nothing to check here
     notes = [] if bridge is not None else check_dataset(config, allow_download=allow_download)
+    runner = None if bridge is not None else start_trial_process(config, output_dir)  # imports TensorFlow meanwhile
+    try:
+        run = _StudyRun(config, study_id, study_name, output_dir, resumed, api_port, bridge, runner, ui=ui)
+        return _run_study(run, console, notes)
+    finally:
+        if runner is not None:
+            runner.close()
+
+
+@dataclass(frozen=True)
+class _StudyRun:
+    config: StudyConfig
+    study_id: str
+    study_name: str
+    output_dir: Path
+    resumed: ResumableStudy | None
+    api_port: int | None
+    bridge: BridgeSettings | None
+    runner: ProcessTrialRunner | None
+    ui: bool = False
+
+
+def _run_study(run: _StudyRun, console: Console, notes: list[str]) -> int:
+    config, study_id, study_name, output_dir = run.config, run.study_id, run.study_name, run.output_dir
+    resumed, api_port, bridge, runner, ui = run.resumed, run.api_port, run.bridge, run.runner, run.ui
     verb = "resuming" if resumed is not None else "study"
     console.print(
         f"{verb} [bold]{study_name}[/bold]: {config.dataset.value}, mode={config.mode.value}, "
@@ -310,6 +342,7 @@ def _optimize(
                     resume=resumed is not None,
                     bridge=bridge,
                     on_api=open_panel if ui else None,
+                    runner=runner,
                 )
             )
     finally:

@@ -18,7 +18,8 @@ from services.trainer.settings import TrainerSettings
 
 
 def make_runner(settings: TrainerSettings, artifacts: ArtifactStore, cache: DatasetCache) -> TrialRunner:
-    """Synthetic (no TensorFlow), Keras in a recycled child process (the default), or Keras in this process."""
+    """Synthetic (no TensorFlow), Keras in a recycled child process (the default, its first child started
+    now), or Keras in this process."""
     if settings.mode == "synthetic":
         from services.trainer.synthetic import SyntheticTrialRunner
 
@@ -26,7 +27,9 @@ def make_runner(settings: TrainerSettings, artifacts: ArtifactStore, cache: Data
     if settings.isolate_trials:
         from services.trainer.isolation import ProcessTrialRunner
 
-        return ProcessTrialRunner(settings, artifacts)
+        runner = ProcessTrialRunner(settings, artifacts)
+        runner.prestart()  # the first child imports TensorFlow while the rest starts up
+        return runner
     from services.trainer.training import KerasTrialRunner  # imports TensorFlow
 
     return KerasTrialRunner(settings, artifacts, cache)
@@ -43,9 +46,11 @@ async def start(
     settings: TrainerSettings,
     cache: DatasetCache | None = None,
     metrics: TrainingMetrics | None = None,
+    runner: TrialRunner | None = None,
 ) -> RunningService:
-    """``metrics``: the registry a served trainer exports (GPU readings included, when it has a GPU)."""
-    runner = make_runner(settings, artifacts, cache or shared_cache())
+    """``metrics``: the registry a served trainer exports (GPU readings included, when it has a GPU);
+    ``runner``: one made (and started) ahead, else ``make_runner``'s."""
+    runner = runner or make_runner(settings, artifacts, cache or shared_cache())
     gpus = GpuCollector(settings.trainer_id)
     if metrics is not None:
         metrics.registry.register(gpus)

@@ -7,29 +7,40 @@ grows without bound. ``ProcessTrialRunner`` runs trials in a child process that 
 ``max_tasks_per_child``. A child killed mid-trial (out-of-memory killer, segfault in a kernel)
 turns into a failed trial with the reason, and the next trial gets a fresh child.
 
-Pipe protocol: the parent sends ``("run", TrialJob)``, ``("control", ControlRequest)``,
-``("judged", epoch)`` (the pruner's latest verdict) or ``("exit",)``; the child answers
-``("data", notes)`` (the dataset's notes), ``("layers", layers)`` (the built model's),
-``("started", architecture, parameter_count)``, ``("epoch", EpochTelemetry)`` and finally
-``("outcome", TrialOutcome, rss_mb)``.
+Replacing a child costs no wall time: once the current child has ``spare_lead_trials`` trials
+left (2 by default, the running one included), a spare child is started as a trial begins; it
+imports TensorFlow and loads that trial's dataset while the trial trains, so the next child is
+ready when the current one retires; the retiring child exits on its own, nobody waits for it.
+``prestart`` starts the first child before any trial is requested (while a study is being set up).
+Each trial is sent to exactly one child and never sent again.
+
+Pipe protocol: the parent sends ``("preload", TrialRequestedData)`` (load that dataset now),
+``("run", TrialJob)``, ``("control", ControlRequest)``, ``("judged", epoch)`` (the pruner's latest
+verdict) or ``("exit",)``; the child answers ``("ready", "tensorflow" | "dataset")`` when it has
+imported TensorFlow or preloaded a dataset, and for a trial ``("data", notes)`` (the dataset's notes),
+``("layers", layers)`` (the built model's), ``("started", architecture, parameter_count)``,
+``("epoch", EpochTelemetry)`` and finally ``("outcome", TrialOutcome, rss_mb)``.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import multiprocessing
+import os
 import signal
+import sys
+import threading
 import time
 from multiprocessing.connection import Connection
-from multiprocessing.process import BaseProcess
 from typing import Any
 
 from contracts.enums import ControlAction
+from contracts.events import TrialRequestedData
 from services.runtime.artifacts.port import ArtifactStore
 from services.trainer.control import ControlRequest
 from services.trainer.outcome import OutcomeKind, TrialHooks, TrialJob, TrialOutcome
 from services.trainer.settings import TrainerSettings
+from services.trainer.warm_child import TrialChild
 
 log = logging.getLogger(__name__)
 POLL_SECONDS = 0.05
@@ -69,19 +80,27 @@ class _ParentLink:
 
 
 def serve_trials(conn: Connection, settings: TrainerSettings, artifacts: ArtifactStore) -> None:
-    """The child's main loop: run each job it is sent until told to exit or the pipe closes."""
+    """The child's main loop: get warm, then run each job it is sent until told to exit or the pipe closes."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle (graceful stop)
+    # Two TensorFlow processes share a GPU (the spare beside the one training): neither may take it all.
+    os.environ.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")
     from services.trainer.dataset_cache import DatasetCache
     from services.trainer.memory import rss_mb
-    from services.trainer.training import KerasTrialRunner
+    from services.trainer.training import KerasTrialRunner, warm_up_tensorflow
 
+    warm_up_tensorflow()
     runner = KerasTrialRunner(settings, artifacts, DatasetCache())
+    conn.send(("ready", "tensorflow"))
     exit_requested = False
     while not exit_requested:
         try:
             message = conn.recv()
         except EOFError:
-            return
+            break
+        if message[0] == "preload":
+            _preload(runner, message[1])
+            conn.send(("ready", "dataset"))
+            continue
         if message[0] != "run":
             exit_requested = message[0] == "exit"
             continue
@@ -97,31 +116,70 @@ def serve_trials(conn: Connection, settings: TrainerSettings, artifacts: Artifac
         outcome = runner.run(message[1], hooks)
         exit_requested = link.exit_requested
         conn.send(("outcome", outcome, rss_mb()))
+    conn.close()
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)  # TensorFlow's own teardown takes about a second and frees nothing the OS does not
+
+
+def _preload(runner: Any, request: TrialRequestedData) -> None:
+    """Load the dataset a coming trial will want; a failure is left for that trial to report."""
+    try:
+        runner.load_splits(request)
+    except Exception:  # the trial that needs it loads it again and reports the error
+        log.debug("preloading %s failed", request.dataset.value, exc_info=True)
 
 
 class ProcessTrialRunner:
-    """A ``TrialRunner`` that delegates each trial to its child process (started on first use)."""
+    """A ``TrialRunner`` that delegates each trial to a child process, with a warm spare beside it."""
 
     def __init__(self, settings: TrainerSettings, artifacts: ArtifactStore) -> None:
         self._settings = settings
         self._artifacts = artifacts
         self._context = multiprocessing.get_context("spawn")
-        self._process: BaseProcess | None = None
-        self._conn: Connection | None = None
-        self._trials_in_process = 0
+        self._lock = threading.Lock()
+        self._current: TrialChild | None = None
+        self._spare: TrialChild | None = None
+        self._retiring: list[TrialChild] = []
+        self._closed = False
         self.processes_started = 0
+        """Children that have been given a trial (a spare that never ran one is not counted)."""
+        self.children_spawned = 0
         self.last_child_rss_mb = 0.0
 
     @property
     def child_pid(self) -> int | None:
-        return self._process.pid if self._process is not None else None
+        """The child that runs (or will run) the next trial."""
+        return self._current.pid if self._current is not None else None
+
+    @property
+    def spare_pid(self) -> int | None:
+        return self._spare.pid if self._spare is not None else None
+
+    def spare_ready(self) -> set[str]:
+        """What the spare child has done so far: ``{"tensorflow"}``, then ``"dataset"`` once preloaded."""
+        spare = self._spare
+        return spare.poll_ready() if spare is not None else set()
+
+    def child_pids(self) -> list[int]:
+        """Every child process this runner holds: training, spare and retiring ones."""
+        children = [self._current, self._spare, *self._retiring]
+        return [child.pid for child in children if child is not None and child.pid is not None]
+
+    def prestart(self) -> None:
+        """Start the first child now, so that it imports TensorFlow while the study is being set up."""
+        with self._lock:
+            if self._current is None and not self._closed:
+                self._current = self._spawn()
 
     def run(self, job: TrialJob, hooks: TrialHooks) -> TrialOutcome:
-        process, conn = self._ensure_child()
-        conn.send(("run", job))
+        child = self._deliver(("run", job))
+        self._keep_spare(job.request, child)
         forwarded: ControlRequest | None = None
         forwarded_judged = 0
         epochs = 0
+        conn, process = child.conn, child.process
         while True:
             try:
                 message = conn.recv() if conn.poll(POLL_SECONDS) else None
@@ -139,77 +197,119 @@ class ProcessTrialRunner:
                 elif kind == "epoch":
                     epochs += 1
                     hooks.epoch_completed(message[1])
+                elif kind == "ready":
+                    child.note_ready(message[1])
                 elif kind == "outcome":
-                    self._after_trial(message[2])
+                    self._after_trial(child, message[2])
                     outcome: TrialOutcome = message[1]
                     return outcome
                 continue
             if not process.is_alive():
-                return self._child_died(process, epochs)
+                return self._child_died(child, epochs)
             pending = hooks.control()
             if pending is not None and pending != forwarded:
-                conn.send(("control", pending))
+                child.send(("control", pending))
                 forwarded = pending
             judged = hooks.judged()
             if judged > forwarded_judged:
-                conn.send(("judged", judged))
+                child.send(("judged", judged))
                 forwarded_judged = judged
 
     def close(self) -> None:
-        """Ask the child to exit (it finishes its trial as if stopped), then make sure it is gone."""
-        process, conn = self._process, self._conn
-        self._process, self._conn = None, None
-        if process is None or conn is None:
-            return
-        with contextlib.suppress(BrokenPipeError, OSError):
-            conn.send(("exit",))
-        process.join(timeout=30)
-        if process.is_alive():
-            process.kill()
-            process.join(timeout=5)
-        conn.close()
+        """Ask the training child to exit (it finishes its trial as if stopped), stop the spare and the
+        retiring children, and make sure all of them are gone."""
+        with self._lock:
+            self._closed = True
+            current, spare, retiring = self._current, self._spare, self._retiring
+            self._current, self._spare, self._retiring = None, None, []
+        if spare is not None:
+            spare.kill()  # idle: nothing of a trial is lost
+        if current is not None and current.jobs == 0:
+            current.kill()  # started ahead and never given a trial (maybe still importing TensorFlow)
+        elif current is not None:  # a trial's thread may still read its outcome from the pipe: leave it open
+            current.retire()
+            if not current.reap(timeout=30, close_pipe=False):
+                current.kill(close_pipe=False)
+        for child in retiring:
+            if not child.reap(timeout=5):
+                child.kill()
 
-    def _ensure_child(self) -> tuple[BaseProcess, Connection]:
-        if self._process is not None and self._conn is not None and self._process.is_alive():
-            return self._process, self._conn
-        self._discard()
-        parent_end, child_end = self._context.Pipe()
-        process = self._context.Process(
-            target=serve_trials,
-            args=(child_end, self._settings, self._artifacts),
-            name=f"hpo-trials-{self._settings.trainer_id}",
-            daemon=True,
+    def _spawn(self) -> TrialChild:
+        self.children_spawned += 1
+        return TrialChild.spawn(
+            self._context, serve_trials, (self._settings, self._artifacts), f"hpo-trials-{self._settings.trainer_id}"
         )
-        process.start()
-        child_end.close()
-        self._process, self._conn = process, parent_end
-        self._trials_in_process = 0
-        self.processes_started += 1
-        log.info("started trial process %s (pid %s)", process.name, process.pid)
-        return process, parent_end
 
-    def _after_trial(self, child_rss_mb: float) -> None:
+    def _deliver(self, message: tuple[Any, ...]) -> TrialChild:
+        """Send a trial to the current child, else the spare, else a new one; a child found dead before the
+        trial reached it is replaced, so the trial is delivered once and to a live child."""
+        with self._lock:
+            self._reap_retired()
+            for _ in range(3):
+                child = self._take_child()
+                if child.send(message):
+                    if child.jobs == 0:
+                        self.processes_started += 1
+                    child.jobs += 1
+                    return child
+                self._current = None
+                child.kill()
+            raise RuntimeError("could not start a trial process: each one died before it took the trial")
+
+    def _take_child(self) -> TrialChild:
+        current = self._current
+        if current is not None and current.alive():
+            return current
+        if current is not None:
+            current.kill()
+        spare, self._spare = self._spare, None
+        if spare is not None and not spare.alive():
+            log.warning("the warm trial process (pid %s) died while it waited; starting another", spare.pid)
+            spare.kill()
+            spare = None
+        self._current = spare or self._spawn()
+        return self._current
+
+    def _keep_spare(self, request: TrialRequestedData, child: TrialChild) -> None:
+        """Once ``child`` is near its quota, make sure a warm spare is on its way, loading this trial's dataset,
+        while the trial trains (a trainer that runs one or two trials starts no spare it never uses)."""
+        trials_left = self._settings.trials_per_process - child.trials  # the running one included
+        if trials_left > self._settings.spare_lead_trials:
+            return
+        with self._lock:
+            if self._closed:
+                return
+            if self._spare is not None and not self._spare.alive():
+                self._spare.kill()
+                self._spare = None
+            if self._spare is None:
+                self._spare = self._spawn()
+                self._spare.preload(request)
+
+    def _after_trial(self, child: TrialChild, child_rss_mb: float) -> None:
         self.last_child_rss_mb = child_rss_mb
-        self._trials_in_process += 1
-        too_many = self._trials_in_process >= self._settings.trials_per_process
+        child.trials += 1
+        too_many = child.trials >= self._settings.trials_per_process
         too_big = child_rss_mb >= self._settings.max_worker_rss_mb
         if too_many or too_big:
-            why = f"{self._trials_in_process} trials" if too_many else f"RSS {child_rss_mb:.0f} MB"
+            why = f"{child.trials} trials" if too_many else f"RSS {child_rss_mb:.0f} MB"
             log.info("recycling the trial process after %s", why)
-            self.close()
+            with self._lock:
+                if self._current is child:
+                    self._current = None
+                    child.retire()
+                    self._retiring.append(child)
 
-    def _child_died(self, process: BaseProcess, epochs: int) -> TrialOutcome:
-        code = process.exitcode
-        self._discard()
+    def _reap_retired(self) -> None:
+        self._retiring = [child for child in self._retiring if not child.reap(timeout=0)]
+
+    def _child_died(self, child: TrialChild, epochs: int) -> TrialOutcome:
+        code = child.process.exitcode
+        with self._lock:
+            if self._current is child:
+                self._current = None
+        child.kill()
         return TrialOutcome(OutcomeKind.FAILED, epochs, reason=f"the training process {_describe_exit(code)}")
-
-    def _discard(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-        if self._process is not None and self._process.is_alive():
-            self._process.kill()
-            self._process.join(timeout=5)
-        self._process, self._conn = None, None
 
 
 def _describe_exit(code: Any) -> str:

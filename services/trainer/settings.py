@@ -54,6 +54,13 @@ class TrainerSettings(BaseSettings):
         "and a crash (e.g. the out-of-memory killer) fails only the trial.",
     )
     trials_per_process: int = Field(default=3, ge=1, description="Trials a child process runs before it is replaced.")
+    spare_lead_trials: int = Field(
+        default=2,
+        ge=0,
+        description="With isolate_trials, start a spare child process (it imports TensorFlow and loads the dataset "
+        "while the current child trains) once the current child has this many trials left, the running one "
+        "included, so replacing a child costs no wall time; 0: no spare (replacing a child waits for the import).",
+    )
     max_worker_rss_mb: float = Field(
         default=6144, gt=0, description="Replace the child process once it uses this much."
     )

@@ -18,13 +18,14 @@ from typing import Any
 import keras
 import tensorflow as tf
 
+from contracts.events import TrialRequestedData
 from contracts.telemetry import EpochTelemetry, TrialMetrics
 from services.runtime.artifacts.port import ArtifactStore
 from services.runtime.errors import TrialFailure, UserInputError
 from services.trainer.control import EarlyStopping, EpochDecision, StopReason, decide
 from services.trainer.data_access import resolve_data_dir
 from services.trainer.dataset_cache import DatasetCache
-from services.trainer.datasets import LoadOptions
+from services.trainer.datasets import DatasetSplits, LoadOptions
 from services.trainer.memory import release_trial_memory
 from services.trainer.models.builder import BuiltModel, build_model
 from services.trainer.models.params import TrialParams
@@ -95,6 +96,11 @@ class EpochReporter(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
+def warm_up_tensorflow() -> None:
+    """Run one tiny op, so that TensorFlow sets up its devices and thread pools before a trial needs them."""
+    tf.reduce_sum(tf.ones((2, 2))).numpy()
+
+
 class KerasTrialRunner:
     def __init__(self, settings: TrainerSettings, artifacts: ArtifactStore, cache: DatasetCache) -> None:
         self._settings = settings
@@ -117,17 +123,21 @@ class KerasTrialRunner:
         finally:
             release_trial_memory()
 
-    def _train(self, job: TrialJob, hooks: TrialHooks) -> TrialOutcome:
-        request = job.request
+    def load_splits(self, request: TrialRequestedData) -> DatasetSplits:
+        """The trial's dataset, from this runner's cache (loaded on a miss; raises ``DatasetError``)."""
         data_dir = resolve_data_dir(request.data_dir, self._settings)
         options = LoadOptions(request.on_bad_files, request.text_column, request.label_column)
-        splits = self._cache.get(
+        return self._cache.get(
             request.dataset,
             data_dir,
             request.max_samples,
             allow_download=self._settings.allow_download,
             options=options,
         )
+
+    def _train(self, job: TrialJob, hooks: TrialHooks) -> TrialOutcome:
+        request = job.request
+        splits = self.load_splits(request)
         hooks.data_loaded(splits.note_lines())
         if request.seed is not None:
             keras.utils.set_random_seed(request.seed)

@@ -13,7 +13,6 @@ import numpy.typing as npt
 
 from contracts.telemetry import EpochTelemetry, LayerTelemetry
 from services.trainer.memory import rss_mb
-from services.trainer.telemetry.activations import activation_stats
 from services.trainer.telemetry.gradients import GradientProbe
 from services.trainer.telemetry.weights import weight_stats
 
@@ -46,8 +45,7 @@ class TelemetryCollector:
         self._probe_y = probe_y
         self._bins = bins
         self._kinds = {layer.name: kind for layer in model.layers if (kind := activation_kind(layer)) is not None}
-        tapped = [layer for layer in model.layers if layer.name in self._kinds]
-        self._probe = GradientProbe(model, tapped)
+        self._probe = GradientProbe(model, self._kinds)
 
     def measure(
         self, epoch: int, logs: Mapping[str, float], epoch_seconds: float, samples_per_second: float
@@ -78,7 +76,7 @@ class TelemetryCollector:
             if not variables and kind is None:
                 continue
             stats = weight_stats(variables, self._bins) if variables else None
-            act = activation_stats(kind, probe.activations[layer.name]) if kind is not None else None
+            act = probe.activations[layer.name] if kind is not None else None
             layers.append(
                 LayerTelemetry(
                     name=layer.name,
