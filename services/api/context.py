@@ -31,6 +31,7 @@ R = TypeVar("R")
 SUBMITTED_KEPT = 1_000
 COUNTS_KEPT = 1_000
 COUNTS_REUSED_FROM_TRIALS = 1_000
+READS_KEPT = 64
 TERMINAL_STUDY_STATES = frozenset(state.value for state in StudyState if state is not StudyState.RUNNING)
 
 
@@ -50,6 +51,7 @@ class ApiContext:
     series: SeriesReader = field(init=False)
     """Lean reads for charts, on the repository's database."""
     _counts: OrderedDict[str, tuple[float, dict[str, int]]] = field(default_factory=OrderedDict)
+    _reads: OrderedDict[tuple[Any, ...], tuple[float, bytes]] = field(default_factory=OrderedDict)
 
     def __post_init__(self) -> None:
         self.series = SeriesReader(self.repository.engine)
@@ -72,6 +74,21 @@ class ApiContext:
             while len(self._counts) > COUNTS_KEPT:
                 self._counts.popitem(last=False)
         return counts
+
+    def reused_read(self, key: tuple[Any, ...]) -> bytes | None:
+        """A large study's response body kept by ``keep_read`` less than ``counts_cache_seconds`` ago."""
+        kept = self._reads.get(key)
+        if kept is not None and time.monotonic() - kept[0] < self.settings.counts_cache_seconds:
+            return kept[1]
+        return None
+
+    def keep_read(self, key: tuple[Any, ...], body: bytes) -> None:
+        """Keep a large study's response body (``/trends`` of 100,000 trials costs a second to build; twenty
+        dashboards polling it then cost one build per ``counts_cache_seconds``, not twenty)."""
+        self._reads[key] = (time.monotonic(), body)
+        self._reads.move_to_end(key)
+        while len(self._reads) > READS_KEPT:
+            self._reads.popitem(last=False)
 
     def remember(self, job: Job) -> None:
         self.submitted[job.job_id] = job

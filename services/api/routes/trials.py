@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Query, Response
 
 from contracts.enums import TrialState
 from services.api.auth import ReaderDep
-from services.api.context import ContextDep
+from services.api.context import COUNTS_REUSED_FROM_TRIALS, ContextDep
 from services.api.models import Alert, EpochPoint, Page, SortOrder, Trends, Trial, TrialPoint, TrialSort
 from services.api.routes.common import JobId, errors
 from services.runtime.db.series import TrialPointRecord
@@ -84,11 +84,14 @@ async def trends(
     max_alerts: Annotated[
         int, Query(ge=0, le=MAX_TREND_ALERTS, description="The latest alerts at most (alerts_total counts all).")
     ] = 1_000,
-) -> Trends:
+) -> Response:
     """Per-trial series (score, best so far, accuracy, health, duration), a page of per-epoch curves, and the
     latest alerts. A longer per-trial series is downsampled to ``max_trials`` points that keep the first and last
     trial and every trial that improved the best score; the epochs come a page at a time."""
-    await ctx.job(job_id, viewer)
+    await ctx.job(job_id, viewer)  # who may read it is checked on every request; only the body is reused
+    key = ("trends", job_id, epochs, epochs_offset, epochs_limit, max_trials, max_alerts)
+    if (reused := ctx.reused_read(key)) is not None:
+        return Response(reused, media_type="application/json")
     series = await ctx.db(ctx.series.trial_series, job_id, max_trials)
     shown = downsample(_points(series.points), max_trials)
     epoch_points: list[EpochPoint] = []
@@ -102,16 +105,23 @@ async def trends(
         for a in await ctx.db(ctx.repository.alerts_for_study, job_id, latest=max_alerts)
     ]
     alerts_total = len(alerts) if len(alerts) < max_alerts else await ctx.db(ctx.repository.count_alerts, job_id)
-    return Trends(
-        job_id=job_id,
-        trials=shown,
-        epochs=epoch_points,
-        alerts=alerts,
-        trials_total=series.total,
-        alerts_total=alerts_total,
-        epochs_total=total_epochs,
-        epochs_offset=epochs_offset,
+    body = (
+        Trends(
+            job_id=job_id,
+            trials=shown,
+            epochs=epoch_points,
+            alerts=alerts,
+            trials_total=series.total,
+            alerts_total=alerts_total,
+            epochs_total=total_epochs,
+            epochs_offset=epochs_offset,
+        )
+        .model_dump_json()
+        .encode()
     )
+    if series.total >= COUNTS_REUSED_FROM_TRIALS:  # a large study: reused for counts_cache_seconds
+        ctx.keep_read(key, body)
+    return Response(body, media_type="application/json")
 
 
 def _points(records: list[TrialPointRecord]) -> list[TrialPoint]:

@@ -50,3 +50,24 @@ async def test_a_small_studys_counts_are_always_fresh(tmp_path: Path) -> None:
         api.repo.upsert_trial("small-new", "small", number=5, state="running")
         assert (await api.client.get("/jobs/small")).json()["counts"] == {"completed": 5, "running": 1}
         assert (await api.client.get("/jobs/small/trials")).json()["total"] == 6
+
+
+async def test_a_large_studys_trends_are_reused_briefly_and_a_small_studys_never(tmp_path: Path) -> None:
+    async for api in open_api(tmp_path, counts_cache_seconds=0.5):
+        _bulk_trials(api.repo, "big", COUNTS_REUSED_FROM_TRIALS)
+        _bulk_trials(api.repo, "small", 5)
+        first = (await api.client.get("/jobs/big/trends")).json()
+        assert first["trials_total"] == COUNTS_REUSED_FROM_TRIALS
+        api.repo.upsert_trial("big-new", "big", number=COUNTS_REUSED_FROM_TRIALS, state="completed", score=2.0)
+        api.repo.upsert_trial("small-new", "small", number=5, state="completed", score=2.0)
+
+        assert (await api.client.get("/jobs/big/trends")).json() == first  # the same body, within the moment
+        other_page = (await api.client.get("/jobs/big/trends", params={"max_trials": 10})).json()
+        assert other_page["trials_total"] == COUNTS_REUSED_FROM_TRIALS + 1, "other parameters are their own read"
+        assert (await api.client.get("/jobs/small/trends")).json()["trials_total"] == 6
+        assert (await api.client.get("/jobs/big/trends", headers={"Authorization": "Bearer wrong"})).status_code == 401
+
+        await asyncio.sleep(0.6)
+        fresh = (await api.client.get("/jobs/big/trends")).json()
+        assert fresh["trials_total"] == COUNTS_REUSED_FROM_TRIALS + 1
+        assert fresh["trials"][-1]["best_score"] == 2.0
