@@ -138,8 +138,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     upgrade.add_argument("--env-file", default=None, help="KEY=VALUE file loaded before the environment is read")
     from services.cli.dashboards import add_dashboards_parser
+    from services.cli.export import add_export_parser
 
     add_dashboards_parser(commands)
+    add_export_parser(commands)
     return parser
 
 
@@ -180,6 +182,10 @@ def main(argv: list[str] | None = None) -> int:
             return _db_upgrade(args.database_url, args.env_file, console)
         if args.command == "tokens":
             return _tokens(args, console)
+        if args.command == "export":
+            from services.cli.export import run_export
+
+            return run_export(args, console)
         if args.command == "dashboards":
             from services.cli.dashboards import run_dashboards
 

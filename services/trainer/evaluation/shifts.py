@@ -6,7 +6,8 @@ Images are float32 ``(n, height, width, channels)`` in [0, 1]; text is ``(n, len
 shift              what it does
 =================  ===========================================================================
 gaussian_noise     adds N(0, ``NOISE_STD``) to every pixel, clipped to [0, 1]
-shift              moves every image ``SHIFT_PIXELS`` right and down (zeros come in)
+shift              moves every image right and down by ``SHIFT_FRACTION`` of its width and height
+                   (at least 1 pixel: 2 on 28x28, 1 on 8x8; zeros come in)
 rotation           rotates every image by ``ROTATION_DEGREES`` about its centre (nearest pixel)
 token_dropout      replaces each word (not padding) with out-of-vocabulary, with probability
                    ``TOKEN_DROPOUT``
@@ -25,7 +26,7 @@ from contracts.enums import Modality
 from services.trainer.datasets import OOV_INDEX, PAD_INDEX
 
 NOISE_STD = 0.1
-SHIFT_PIXELS = 2
+SHIFT_FRACTION = 0.08
 ROTATION_DEGREES = 10.0
 TOKEN_DROPOUT = 0.1
 
@@ -38,8 +39,15 @@ def gaussian_noise(images: Array, rng: np.random.Generator, std: float = NOISE_S
     return np.clip(noisy, 0.0, 1.0)
 
 
-def translate(images: Array, rng: np.random.Generator, pixels: int = SHIFT_PIXELS) -> Array:
-    """``pixels`` right and down; ``rng`` is unused (the shift is fixed) but keeps one signature."""
+def shift_pixels(size: int, fraction: float = SHIFT_FRACTION) -> int:
+    return max(1, round(size * fraction))
+
+
+def translate(images: Array, rng: np.random.Generator, pixels: int | None = None) -> Array:
+    """``pixels`` (default: ``shift_pixels`` of the smaller side) right and down; ``rng`` is unused (the shift
+    is fixed) but keeps one signature."""
+    if pixels is None:
+        pixels = shift_pixels(min(images.shape[1], images.shape[2]))
     out = np.zeros_like(images)
     if pixels >= images.shape[1] or pixels >= images.shape[2]:
         return out
