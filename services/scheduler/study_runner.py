@@ -22,6 +22,7 @@ from typing import Any
 
 import optuna
 from optuna.exceptions import UpdateFinishedTrialError
+from optuna.study import StudyDirection
 from optuna.trial import TrialState as OptunaState
 
 from contracts.enums import Mode
@@ -98,7 +99,7 @@ class StudyRunner:
         self._space = config.effective_search_space()
         self._distributions = to_distributions(self._space)
         self.multi_objective = config.mode is Mode.PARETO
-        directions = ["maximize", "maximize"] if self.multi_objective else ["maximize"]
+        directions = [StudyDirection.MAXIMIZE] * (2 if self.multi_objective else 1)
         self.study = optuna.create_study(
             study_name=study_id, storage=open_storage(storage), directions=directions, load_if_exists=True
         )
