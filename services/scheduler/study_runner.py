@@ -112,6 +112,7 @@ class StudyRunner:
                 seed=config.seed,
                 parallel=config.parallelism > 1,
                 history=sampler_history,
+                trials=config.trials,
             ),
             pruner=build_pruner(config.pruner.optuna_pruner, trials=config.trials, max_epochs=config.max_epochs),
         )
