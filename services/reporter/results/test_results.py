@@ -110,8 +110,8 @@ def section(view: StudyView) -> list[str]:
     lines += [
         "",
         "ECE: expected calibration error over 15 confidence bins (0 = confidence matches accuracy). Shifts: "
-        "Gaussian noise (std 0.1), a shift right and down by 8% of the image side (2 pixels on 28x28), a 10° rotation (images); 10% of words "
-        "replaced by out-of-vocabulary (text).",
+        "Gaussian noise (std 0.1), a shift right and down by 8% of the image side (2 pixels on 28x28), "
+        "a 10° rotation (images); 10% of words replaced by out-of-vocabulary (text).",
         "",
     ]
     return lines
