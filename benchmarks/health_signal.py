@@ -141,11 +141,14 @@ def print_headlines(table: dict[tuple[str, str], dict[str, float]], datasets: li
             print(f"health_acc_delta_pp_{name}={(h['test_accuracy'] - s['test_accuracy']) * 100:.2f}")
             print(f"health_param_ratio_{name}={h['parameters'] / s['parameters']:.2f}")
             print(f"health_robust_delta_pp_{name}={(h['shifted_accuracy'] - s['shifted_accuracy']) * 100:.2f}")
-    print(f"pareto_acc_delta_pp={delta_pp('pareto', 'test_accuracy'):.2f}")
-    print(f"pareto_param_ratio={ratio('pareto', 'parameters'):.2f}")
-    print(f"pareto_robust_delta_pp={delta_pp('pareto', 'shifted_accuracy'):.2f}")
-    print(f"pruning_epochs_ratio={ratio('median+health', 'epochs'):.2f}")
-    print(f"pruning_acc_delta_pp={delta_pp('median+health', 'test_accuracy'):.2f}")
+    arms = {arm for _, arm in table}
+    if "pareto" in arms:
+        print(f"pareto_acc_delta_pp={delta_pp('pareto', 'test_accuracy'):.2f}")
+        print(f"pareto_param_ratio={ratio('pareto', 'parameters'):.2f}")
+        print(f"pareto_robust_delta_pp={delta_pp('pareto', 'shifted_accuracy'):.2f}")
+    if "median+health" in arms:
+        print(f"pruning_epochs_ratio={ratio('median+health', 'epochs'):.2f}")
+        print(f"pruning_acc_delta_pp={delta_pp('median+health', 'test_accuracy'):.2f}")
     acc, params, robust = (
         delta_pp("health", "test_accuracy"),
         ratio("health", "parameters"),
