@@ -10,6 +10,12 @@ class Mode(StrEnum):
 
     SIMPLE = "simple"
     HEALTH = "health"
+    PARETO = "pareto"
+    """Two objectives, the objective's score and overall health; the result is a Pareto front and its knee."""
+
+
+HEALTH_MODES: frozenset[Mode] = frozenset({Mode.HEALTH, Mode.PARETO})
+"""Modes whose score needs the final health assessment (and that accept health-only objectives)."""
 
 
 class Objective(StrEnum):
@@ -75,9 +81,27 @@ class SamplerName(StrEnum):
 
 
 class PrunerName(StrEnum):
+    """``health`` stops a trial whose telemetry shows it cannot recover; ``+health`` adds those rules to a pruner."""
+
     MEDIAN = "median"
     HYPERBAND = "hyperband"
     NONE = "none"
+    HEALTH = "health"
+    MEDIAN_HEALTH = "median+health"
+    HYPERBAND_HEALTH = "hyperband+health"
+
+    @property
+    def uses_health(self) -> bool:
+        return self in (PrunerName.HEALTH, PrunerName.MEDIAN_HEALTH, PrunerName.HYPERBAND_HEALTH)
+
+    @property
+    def optuna_pruner(self) -> PrunerName:
+        """The Optuna pruner behind this choice (``none`` for ``health`` alone)."""
+        return {
+            PrunerName.HEALTH: PrunerName.NONE,
+            PrunerName.MEDIAN_HEALTH: PrunerName.MEDIAN,
+            PrunerName.HYPERBAND_HEALTH: PrunerName.HYPERBAND,
+        }.get(self, self)
 
 
 class TrialState(StrEnum):

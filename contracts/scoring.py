@@ -17,7 +17,9 @@ training_stability     training stability component    the raw value
 =====================  ==============================  =========================================
 
 Simple mode: ``score = objective_score``. Health mode:
-``score = (1 - health_weight) * objective_score + health_weight * overall_health``.
+``score = (1 - health_weight) * objective_score + health_weight * overall_health``. Pareto mode: Optuna
+maximizes ``(objective_score, overall_health)`` as two objectives; ``score = objective_score`` orders
+tables, and the recommended trial is the front's knee (``contracts.pareto``).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import math
 
 from pydantic import BaseModel, ConfigDict
 
-from contracts.enums import Mode, Objective
+from contracts.enums import HEALTH_MODES, Mode, Objective
 from contracts.health import HealthAssessment
 from contracts.telemetry import TrialMetrics
 
@@ -45,7 +47,12 @@ class ScoreBreakdown(BaseModel):
     score: float
 
     def formula(self) -> str:
-        if self.mode is Mode.SIMPLE or self.overall_health is None:
+        if self.mode is Mode.PARETO and self.overall_health is not None:
+            return (
+                f"pareto objectives = (objective_score({self.objective.value}), overall_health)"
+                f" = ({self.objective_score:.4f}, {self.overall_health:.4f})"
+            )
+        if self.mode is not Mode.HEALTH or self.overall_health is None:
             return f"score = objective_score({self.objective.value}) = {self.objective_score:.4f}"
         w = self.health_weight
         return (
@@ -99,9 +106,9 @@ def blended_score(
     """The value Optuna maximizes for one finished trial, with its derivation."""
     obj_score = objective_score(objective, metrics, health)
     overall = health.overall_health if health is not None else None
-    if mode is Mode.HEALTH:
-        if overall is None:
-            raise ValueError("health mode needs a health assessment to score a trial")
+    if mode in HEALTH_MODES and overall is None:
+        raise ValueError(f"{mode.value} mode needs a health assessment to score a trial")
+    if mode is Mode.HEALTH and overall is not None:
         score = (1.0 - health_weight) * obj_score + health_weight * overall
     else:
         score = obj_score

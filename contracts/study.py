@@ -11,6 +11,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validat
 
 from contracts.enums import (
     DATASET_MODALITY,
+    HEALTH_MODES,
     HEALTH_ONLY_OBJECTIVES,
     DatasetName,
     Modality,
@@ -52,7 +53,9 @@ class StudyConfig(BaseModel):
 
     dataset: DatasetName = Field(description="Dataset to train on; the modality picks CNN or LSTM.")
     mode: Mode = Field(
-        default=Mode.HEALTH, description="simple: objective alone; health: objective blended with overall health."
+        default=Mode.HEALTH,
+        description="simple: objective alone; health: objective blended with overall health; "
+        "pareto: objective and overall health as two objectives (a front and its knee).",
     )
     optimize_for: Objective = Field(default=Objective.VAL_ACCURACY, description="Objective to optimize.")
     trials: int = Field(
@@ -67,7 +70,10 @@ class StudyConfig(BaseModel):
     )
     sampler: SamplerName = Field(default=SamplerName.TPE, description="Optuna sampler.")
     pruner: PrunerName = Field(
-        default=PrunerName.MEDIAN, description="Optuna pruner fed by per-epoch validation accuracy."
+        default=PrunerName.MEDIAN,
+        description="Optuna pruner fed by per-epoch validation accuracy; 'health' (alone or as 'median+health', "
+        "'hyperband+health') also stops a trial whose telemetry shows it cannot recover. Optuna cannot prune a "
+        "multi-objective study, so mode=pareto applies only the health rules.",
     )
     seed: int | None = Field(
         default=None, description="Seed for the sampler, weight init and shuffling; data splits are fixed per dataset."
@@ -106,11 +112,15 @@ class StudyConfig(BaseModel):
 
     @model_validator(mode="after")
     def _objective_fits_mode(self) -> Self:
-        if self.mode is Mode.SIMPLE and self.optimize_for in HEALTH_ONLY_OBJECTIVES:
+        if self.mode not in HEALTH_MODES and self.optimize_for in HEALTH_ONLY_OBJECTIVES:
             allowed = ", ".join(o.value for o in Objective if o not in HEALTH_ONLY_OBJECTIVES)
             raise ValueError(
-                f"optimize_for={self.optimize_for.value} is a health objective and needs mode=health; "
+                f"optimize_for={self.optimize_for.value} is a health objective and needs mode=health or pareto; "
                 f"in simple mode choose one of: {allowed}"
+            )
+        if self.mode is Mode.PARETO and self.sampler is SamplerName.CMAES:
+            raise ValueError(
+                "sampler=cmaes cannot optimize two objectives; with mode=pareto choose tpe, random, gp or grid"
             )
         if self.dataset in (DatasetName.IMAGE_FOLDER, DatasetName.TEXT_CSV) and not self.data_dir:
             raise ValueError(f"dataset={self.dataset.value} needs data_dir=PATH pointing at your data")

@@ -70,7 +70,23 @@ class TrialMetrics(BaseModel):
     accuracy: float
     val_loss: float | None = None
     loss: float | None = None
-    test_accuracy: float | None = None
+    test_accuracy: float | None = Field(
+        default=None, description="Accuracy on the held-out test split, measured once after training; never selects."
+    )
+    test_loss: float | None = Field(default=None, description="Loss on the held-out test split.")
+    test_ece: float | None = Field(
+        default=None, description="Expected calibration error on the test split (15 equal-width confidence bins)."
+    )
+    test_robustness: dict[str, float] = Field(
+        default_factory=dict,
+        description="Test accuracy under simple shifts, by name (images: gaussian_noise, shift, rotation; "
+        "text: token_dropout).",
+    )
+    test_split: str = Field(
+        default="",
+        max_length=300,
+        description="Where the test split came from: the dataset's own, or made by the loader (and how).",
+    )
     training_seconds: float = Field(description="Wall time of training: every epoch, validation and telemetry.")
     parameter_count: int
     memory_mb: float = Field(

@@ -132,6 +132,52 @@ class Trial(BaseModel):
         return cls.model_validate(record, from_attributes=True)
 
 
+class BestTrial(Trial):
+    """The best trial with its held-out test figures pulled out of ``metrics``: measured once after
+    training on the test split, never used for selection (``test_split`` says where that split came from)."""
+
+    test_accuracy: float | None = None
+    test_loss: float | None = None
+    test_ece: float | None = Field(default=None, description="Expected calibration error on the test split.")
+    test_robustness: dict[str, float] = Field(
+        default_factory=dict,
+        description="Test accuracy under each shift (gaussian_noise, shift, rotation; text: token_dropout).",
+    )
+    test_split: str | None = None
+
+    @classmethod
+    def of(cls, record: TrialRecord) -> BestTrial:
+        metrics = record.metrics or {}
+        trial = Trial.of(record).model_dump()
+        return cls(
+            **trial,
+            test_accuracy=metrics.get("test_accuracy"),
+            test_loss=metrics.get("test_loss"),
+            test_ece=metrics.get("test_ece"),
+            test_robustness=metrics.get("test_robustness") or {},
+            test_split=metrics.get("test_split") or None,
+        )
+
+
+class ParetoMember(BaseModel):
+    number: int
+    trial_id: str
+    objective_score: float
+    overall_health: float
+    val_accuracy: float | None = None
+    test_accuracy: float | None = None
+    parameter_count: int | None = None
+
+
+class ParetoFront(BaseModel):
+    """A pareto study's front (by objective score, descending) and its recommended trial, the knee."""
+
+    objectives: list[str]
+    front: list[ParetoMember]
+    recommended_trial: int | None
+    rule: str
+
+
 class Page(BaseModel, Generic[T]):
     total: int
     offset: int

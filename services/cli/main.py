@@ -162,9 +162,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     upgrade.add_argument("--env-file", default=None, help="KEY=VALUE file loaded before the environment is read")
     from services.cli.dashboards import add_dashboards_parser
+    from services.cli.export import add_export_parser
     from services.cli.runpod import add_runpod_parser
 
     add_dashboards_parser(commands)
+    add_export_parser(commands)
     add_runpod_parser(commands)
     return parser
 
@@ -219,6 +221,10 @@ def main(argv: list[str] | None = None) -> int:
             from services.cli.runpod import run_runpod
 
             return run_runpod(args, console)
+        if args.command == "export":
+            from services.cli.export import run_export
+
+            return run_export(args, console)
         if args.command == "dashboards":
             from services.cli.dashboards import run_dashboards
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from pydantic import ValidationError
 
-from contracts.enums import HEALTH_ONLY_OBJECTIVES, Mode, Objective, TrialState
+from contracts.enums import HEALTH_MODES, HEALTH_ONLY_OBJECTIVES, Mode, Objective, TrialState
 from contracts.health import HealthAssessment
 from contracts.scoring import ScoreBreakdown, blended_score
 from contracts.study import DEFAULT_HEALTH_WEIGHT, StudyConfig
@@ -85,7 +85,7 @@ def score_trial(trial: TrialRecord, rule: ScoringRule) -> ScoreBreakdown | None:
     if metrics is None:
         return None
     health = final_assessment(trial)
-    if health is None and (rule.mode is Mode.HEALTH or rule.objective in HEALTH_ONLY_OBJECTIVES):
+    if health is None and (rule.mode in HEALTH_MODES or rule.objective in HEALTH_ONLY_OBJECTIVES):
         return None
     return blended_score(rule.objective, rule.mode, rule.health_weight, metrics, health)
 

@@ -10,7 +10,7 @@ import asyncio
 import logging
 from dataclasses import dataclass, field
 
-from contracts.enums import ControlAction, Mode, PrunerName, StudyState
+from contracts.enums import HEALTH_MODES, ControlAction, PrunerName, StudyState
 from contracts.events import (
     EventEnvelope,
     StudyCompleted,
@@ -39,6 +39,7 @@ from services.runtime.bus.port import Publish
 from services.runtime.errors import FatalError, StaleEvent
 from services.runtime.handlers import HandlerTable
 from services.runtime.observability.studies import StudyMetrics
+from services.scheduler.health_pruning import EpochSignals, health_verdict
 from services.scheduler.leases import LeaseTable
 from services.scheduler.registry import ActiveStudy, StudyRegistry
 from services.scheduler.settings import SchedulerSettings
@@ -178,12 +179,16 @@ async def on_epoch_completed(event: TrialEpochCompleted, deps: SchedulerDeps) ->
     deps.leases.renew(trial.trial_id)
     value = event.data.telemetry.val_accuracy
     epoch = event.data.telemetry.epoch
+    pruner = study.run.config.pruner
+    if pruner.uses_health:
+        trial.signals.append(EpochSignals.of(event.data.telemetry))
     if trial.prune_sent or epoch >= event.data.max_epochs:
         return
     should_prune = value is not None and await asyncio.to_thread(study.runner.report, trial.number, epoch, value)
-    if should_prune:
+    verdict = health_verdict(trial.signals) if pruner.uses_health else None
+    if should_prune or verdict is not None:
         trial.prune_sent = True
-        reason = f"val_accuracy {value:.4f} at epoch {epoch} is below the pruner's threshold"
+        reason = verdict or f"val_accuracy {value:.4f} at epoch {epoch} is below the pruner's threshold"
         await _control(study.run, trial, ControlAction.PRUNE, reason, deps, epoch=epoch)
     elif study.run.config.pruner is not PrunerName.NONE:
         await _control(study.run, trial, ControlAction.CONTINUE, "", deps, epoch=epoch)  # the trainer waits for it
@@ -291,13 +296,16 @@ async def expire_leases(deps: SchedulerDeps) -> None:
 
 async def _finish_if_scored(study: Study, trial: TrialInFlight, deps: SchedulerDeps) -> None:
     config = study.run.config
-    if trial.metrics is None or (config.mode is Mode.HEALTH and trial.final_health is None):
+    if trial.metrics is None or (config.mode in HEALTH_MODES and trial.final_health is None):
         return
     breakdown = blended_score(config.optimize_for, config.mode, config.health_weight, trial.metrics, trial.final_health)
     attrs = {"trial_id": trial.trial_id, "objective_score": breakdown.objective_score, "raw_value": breakdown.raw_value}
     if trial.final_health is not None:
         attrs["overall_health"] = trial.final_health.overall_health
-    await asyncio.to_thread(study.runner.tell_completed, trial.number, breakdown.score, attrs)
+    values: float | list[float] = breakdown.score
+    if study.runner.multi_objective and breakdown.overall_health is not None:
+        values = [breakdown.objective_score, breakdown.overall_health]
+    await asyncio.to_thread(study.runner.tell_completed, trial.number, values, attrs)
     deps.metrics.trial_completed(study.run.study_id, breakdown.score, trial.metrics.training_seconds)
     await _close(study, trial, TrialEnd.COMPLETED, deps)
 
@@ -305,7 +313,8 @@ async def _finish_if_scored(study: Study, trial: TrialInFlight, deps: SchedulerD
 def _watch(study: Study, deps: SchedulerDeps) -> None:
     """The study's series exist from now on (best score so far included, for a resumed study)."""
     best = study.runner.best()
-    deps.metrics.study_started(study.run.study_id, study.run.study_name, best.value if best else None)
+    score = study.runner.best_score(best) if best else None
+    deps.metrics.study_started(study.run.study_id, study.run.study_name, score)
 
 
 async def _close(study: Study, trial: TrialInFlight, end: TrialEnd, deps: SchedulerDeps) -> None:
@@ -368,7 +377,7 @@ async def _maybe_complete(study: Study, deps: SchedulerDeps) -> None:
         failed_trials=run.failed,
         best_trial_id=best.user_attrs.get("trial_id") if best else None,
         best_trial_number=best.number if best else None,
-        best_score=best.value if best else None,
+        best_score=runner.best_score(best) if best else None,
         best_params=dict(best.params) if best else {},
     )
     log.info(

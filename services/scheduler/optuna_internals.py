@@ -25,7 +25,7 @@ import bisect
 import copy
 import heapq
 import json
-from collections.abc import Container, Mapping
+from collections.abc import Container, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -136,13 +136,17 @@ class TrialRecord:
     def report(self, trial_id: int, step: int, value: float) -> None:
         self._storage.set_trial_intermediate_value(trial_id, step, value)
 
-    def finish(self, trial_id: int, state: OptunaState, value: float | None, attrs: Mapping[str, Any]) -> None:
-        """Attributes, value and final state at once. Raises ``UpdateFinishedTrialError`` when the trial
-        has already ended (nothing is written then)."""
+    def finish(
+        self, trial_id: int, state: OptunaState, value: float | Sequence[float] | None, attrs: Mapping[str, Any]
+    ) -> None:
+        """Attributes, value(s) and final state at once (a multi-objective study gives one value per
+        objective). Raises ``UpdateFinishedTrialError`` when the trial has already ended (nothing is written
+        then)."""
+        values = None if value is None else [float(value)] if isinstance(value, int | float) else list(value)
         if self._rdb is None:
             for key, attr in attrs.items():
                 self._storage.set_trial_user_attr(trial_id, key, attr)
-            self._storage.set_trial_state_values(trial_id, state, None if value is None else [value])
+            self._storage.set_trial_state_values(trial_id, state, values)
             return
         with self._rdb.engine.begin() as conn:
             row = conn.execute(
@@ -166,9 +170,11 @@ class TrialRecord:
             new = _attribute_rows(trial_id, {k: v for k, v in attrs.items() if k not in existing})
             if new:
                 conn.execute(insert(_USER_ATTRS), new)
-            if value is not None:
-                stored, kind = models.TrialValueModel.value_to_stored_repr(value)
-                conn.execute(insert(_VALUES).values(trial_id=trial_id, objective=0, value=stored, value_type=kind))
+            for objective, one in enumerate(values or []):
+                stored, kind = models.TrialValueModel.value_to_stored_repr(one)
+                conn.execute(
+                    insert(_VALUES).values(trial_id=trial_id, objective=objective, value=stored, value_type=kind)
+                )
             ended = {"state": state, _COMPLETE_COLUMN: stored_datetime(datetime.now(), _COMPLETE_COLUMN)}
             conn.execute(update(_TRIALS).where(_TRIALS.c.trial_id == trial_id).values(ended))
 

@@ -22,8 +22,11 @@ from typing import Any
 
 import optuna
 from optuna.exceptions import UpdateFinishedTrialError
+from optuna.study import StudyDirection
 from optuna.trial import TrialState as OptunaState
 
+from contracts.enums import Mode
+from contracts.pareto import ParetoPoint, knee
 from contracts.study import StudyConfig
 from services.scheduler.bounded_history import DEFAULT_SAMPLER_HISTORY
 from services.scheduler.optuna_internals import TrialRecord, copy_trial, frozen, live_trial, trial_id_of
@@ -79,7 +82,9 @@ class _LiveTrial:
 
 
 class StudyRunner:
-    """Ask/tell over Optuna storage for one study; every study maximizes its score."""
+    """Ask/tell over Optuna storage for one study; every study maximizes its score. A pareto study maximizes
+    two values, ``(objective_score, overall_health)``; its best is the knee of the front (``contracts.pareto``).
+    Optuna cannot prune a multi-objective trial: its epochs are recorded, never judged."""
 
     def __init__(
         self,
@@ -93,20 +98,23 @@ class StudyRunner:
         self.config = config
         self._space = config.effective_search_space()
         self._distributions = to_distributions(self._space)
+        self.multi_objective = config.mode is Mode.PARETO
+        directions = [StudyDirection.MAXIMIZE] * (2 if self.multi_objective else 1)
         self.study = optuna.create_study(
-            study_name=study_id, storage=open_storage(storage), direction="maximize", load_if_exists=True
+            study_name=study_id, storage=open_storage(storage), directions=directions, load_if_exists=True
         )
         self._sampling = optuna.create_study(
             storage=optuna.storages.InMemoryStorage(),
-            direction="maximize",
+            directions=directions,
             sampler=build_sampler(
                 config.sampler,
                 self._space,
                 seed=config.seed,
                 parallel=config.parallelism > 1,
                 history=sampler_history,
+                trials=config.trials,
             ),
-            pruner=build_pruner(config.pruner, trials=config.trials, max_epochs=config.max_epochs),
+            pruner=build_pruner(config.pruner.optuna_pruner, trials=config.trials, max_epochs=config.max_epochs),
         )
         self._record = TrialRecord(self.study)
         self._live: dict[int, _LiveTrial] = {}
@@ -204,10 +212,13 @@ class StudyRunner:
         if live is None:
             return False
         self._record.report(live.durable_id, epoch, value)
+        if self.multi_objective:
+            return False
         live.sampling.report(value, step=epoch)
         return bool(live.sampling.should_prune())
 
-    def tell_completed(self, number: int, score: float, attrs: dict[str, Any] | None = None) -> None:
+    def tell_completed(self, number: int, score: float | list[float], attrs: dict[str, Any] | None = None) -> None:
+        """``score``: the one value, or one per objective in a multi-objective study."""
         self._tell(number, OptunaState.COMPLETE, score, attrs)
 
     def tell_pruned(self, number: int, attrs: dict[str, Any] | None = None) -> None:
@@ -221,15 +232,30 @@ class StudyRunner:
         completed = self._sampling.get_trials(deepcopy=False, states=(OptunaState.COMPLETE,))
         if not completed:
             return None
-        best = copy.deepcopy(max(completed, key=lambda t: t.value if t.value is not None else float("-inf")))
+        if self.multi_objective:
+            points = [ParetoPoint(t.number, t.values[0], t.values[1]) for t in completed if t.values]
+            chosen = knee(points)
+            if chosen is None:
+                return None
+            best = copy.deepcopy(next(t for t in completed if t.number == chosen.number))
+        else:
+            best = copy.deepcopy(max(completed, key=lambda t: t.value if t.value is not None else float("-inf")))
         best.number = self._durable_number[best.number]
         return best
+
+    def best_score(self, best: optuna.trial.FrozenTrial) -> float | None:
+        """The one number that stands for ``best``: its value, or its objective score in a pareto study."""
+        if not best.values:
+            return None
+        return float(best.values[0])
 
     def running_numbers(self) -> list[int]:
         """RUNNING trials in durable storage (one query)."""
         return self._record.running_numbers()
 
-    def _tell(self, number: int, state: OptunaState, value: float | None, attrs: dict[str, Any] | None) -> None:
+    def _tell(
+        self, number: int, state: OptunaState, value: float | list[float] | None, attrs: dict[str, Any] | None
+    ) -> None:
         live = self._live.get(number)
         durable_id = live.durable_id if live else self._running_durable_id(number)
         if durable_id is None:

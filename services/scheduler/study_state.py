@@ -17,6 +17,7 @@ from contracts.enums import StudyState
 from contracts.health import HealthAssessment
 from contracts.study import StudyConfig
 from contracts.telemetry import TrialMetrics
+from services.scheduler.health_pruning import EpochSignals
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,8 @@ class TrialInFlight:
     prune_sent: bool = False
     metrics: TrialMetrics | None = None
     final_health: HealthAssessment | None = None
+    signals: list[EpochSignals] = field(default_factory=list)
+    """What the health pruner has read of each epoch so far (``pruner=health``)."""
 
 
 class TrialEnd(StrEnum):

@@ -41,7 +41,8 @@ def pad_sequences(sequences: npt.NDArray[np.generic], length: int, vocab_size: i
     return out
 
 
-def _features(split: Split, modality: Modality, params: TrialParams) -> npt.NDArray[np.generic]:
+def features(split: Split, modality: Modality, params: TrialParams) -> npt.NDArray[np.generic]:
+    """A split as the trial's model takes it: float32 images, or padded, clipped word indices."""
     if modality is Modality.IMAGE:
         return split.x.astype(np.float32, copy=False)
     return pad_sequences(
@@ -52,7 +53,7 @@ def _features(split: Split, modality: Modality, params: TrialParams) -> npt.NDAr
 def build_inputs(splits: DatasetSplits, params: TrialParams, *, seed: int, probe_samples: int) -> TrialInputs:
     batch_size = params.integer("batch_size", 32)
     arrays = {
-        name: (_features(split, splits.modality, params), split.y)
+        name: (features(split, splits.modality, params), split.y)
         for name, split in (("train", splits.train), ("validation", splits.validation), ("test", splits.test))
     }
 

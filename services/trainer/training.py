@@ -12,6 +12,7 @@ import math
 import tempfile
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,11 +27,12 @@ from services.trainer.control import EarlyStopping, EpochDecision, StopReason, d
 from services.trainer.data_access import resolve_data_dir
 from services.trainer.dataset_cache import DatasetCache
 from services.trainer.datasets import DatasetSplits, LoadOptions
+from services.trainer.evaluation.test_set import TestResults, evaluate_test_split
 from services.trainer.memory import release_trial_memory
 from services.trainer.models.builder import BuiltModel, build_model
 from services.trainer.models.params import TrialParams
 from services.trainer.outcome import OutcomeKind, TrialHooks, TrialJob, TrialOutcome
-from services.trainer.pipeline import TrialInputs, build_inputs
+from services.trainer.pipeline import TrialInputs, build_inputs, features
 from services.trainer.settings import TrainerSettings
 from services.trainer.telemetry.collector import TelemetryCollector
 
@@ -160,10 +162,17 @@ class KerasTrialRunner:
             verbose=0,
             callbacks=[reporter],
         )
-        return self._conclude(job, built, inputs, reporter, time.perf_counter() - fit_started)
+        fit_seconds = time.perf_counter() - fit_started
+        return self._conclude(job, built, inputs, reporter, fit_seconds, _TestSplit(splits, params, seed))
 
     def _conclude(
-        self, job: TrialJob, built: BuiltModel, inputs: TrialInputs, reporter: EpochReporter, fit_seconds: float
+        self,
+        job: TrialJob,
+        built: BuiltModel,
+        inputs: TrialInputs,
+        reporter: EpochReporter,
+        fit_seconds: float,
+        test: _TestSplit,
     ) -> TrialOutcome:
         epochs = len(reporter.history)
         last = reporter.history[-1] if reporter.history else None
@@ -180,17 +189,18 @@ class KerasTrialRunner:
                 architecture=built.architecture,
                 last_val_accuracy=last.val_accuracy,
             )
-        test_accuracy = None
-        if _has_batches(inputs):
-            results = built.model.evaluate(inputs.test, verbose=0, return_dict=True)
-            test_accuracy = float(results["accuracy"])
+        tested = test.evaluate(built.model) if _has_batches(inputs) else None
         size = self._save_model(job, built)
         metrics = TrialMetrics(
             val_accuracy=last.val_accuracy or 0.0,
             accuracy=last.accuracy or 0.0,
             val_loss=last.val_loss,
             loss=last.loss,
-            test_accuracy=test_accuracy,
+            test_accuracy=tested.accuracy if tested else None,
+            test_loss=tested.loss if tested else None,
+            test_ece=tested.ece if tested else None,
+            test_robustness=tested.robustness if tested else {},
+            test_split=test.splits.test_source[:300],
             training_seconds=fit_seconds,
             parameter_count=built.parameter_count,
             memory_mb=built.memory_mb,
@@ -214,6 +224,22 @@ class KerasTrialRunner:
             path = Path(scratch) / "model.keras"
             built.model.save(path)
             return self._artifacts.put_file(job.model_key, path)
+
+
+@dataclass(frozen=True)
+class _TestSplit:
+    """The held-out split of a trial, evaluated once after training (``evaluation.test_set``)."""
+
+    splits: DatasetSplits
+    params: TrialParams
+    seed: int
+
+    def evaluate(self, model: keras.Model) -> TestResults:
+        x = features(self.splits.test, self.splits.modality, self.params)
+        batch_size = max(self.params.integer("batch_size", 32), 128)
+        return evaluate_test_split(
+            model, x, self.splits.test.y, self.splits.modality, batch_size=batch_size, seed=self.seed
+        )
 
 
 def _has_batches(inputs: TrialInputs) -> bool:

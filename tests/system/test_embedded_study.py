@@ -49,12 +49,51 @@ def test_health_mode_study_on_digits_writes_every_result(tmp_path: Path, capsys:
     report = (study_dir / "report.md").read_text()
     assert "neuron_utilization" in report or "Neuron utilization" in report
     assert "score = (1 - 0.30)" in report
+    test = best_params["test"]
+    headline = report.split("\n")[2]
+    assert headline.startswith(
+        f"**Best trial #{best_params['trial_number']}: test accuracy {test['test_accuracy']:.4f}**"
+    )
+    assert "never used for selection" in headline and "made by the loader" in headline
+    assert set(test["accuracy_under_shift"]) == {"gaussian_noise", "shift", "rotation"}
+    assert 0.0 <= test["expected_calibration_error"] <= 1.0 and test["test_loss"] > 0
+    assert "## Test set (held out)" in report
+    completed = [r for r in rows if r["state"] == "completed"]
+    assert completed and all(0.0 <= float(r["test_accuracy"]) <= 1.0 for r in completed)
+    assert "test (held out, never used for selection): test_accuracy=" in printed
 
     bundle = study_dir.parent / f"{study_dir.name}.zip"
     assert bundle.is_file()
     with zipfile.ZipFile(bundle) as zf:
         names = zf.namelist()
     assert any(n.endswith("report.md") for n in names) and any(n.endswith("best_model.keras") for n in names)
+
+
+def test_pareto_study_reports_its_front_and_exports_another_member(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    study_dir = _run(
+        tmp_path, "dataset=digits", "mode=pareto", "trials=3", "max_epochs=1", "seed=5", "max_samples=300",
+        "pruner=health",
+    )  # fmt: skip
+    printed = capsys.readouterr().out
+    best_params = yaml.safe_load((study_dir / "best_params.yaml").read_text())
+    front = best_params["pareto"]
+    assert front["recommended_trial"] == best_params["trial_number"] and front["recommended_trial"] in front["front"]
+    assert f"pareto front: {', '.join(f'#{n}' for n in front['front'])}" in printed
+    report = (study_dir / "report.md").read_text()
+    assert "## Pareto front" in report and f"**Recommended: trial #{front['recommended_trial']}**" in report
+    assert "farthest from the line between the two extremes" in report
+    assert (study_dir / "plots" / "pareto_front.png").read_bytes()[:8] == PNG_MAGIC
+
+    rows = list(csv.DictReader((study_dir / "trials.csv").open()))
+    other = next(int(r["number"]) for r in rows if r["state"] == "completed")
+    assert main(["export", str(study_dir), "--trial", str(other)]) == EXIT_OK
+    exported = yaml.safe_load((study_dir / "exports" / f"trial_{other}" / "params.yaml").read_text())
+    assert exported["number"] == other and exported["params"] and exported["test"]["test_accuracy"] is not None
+    assert (study_dir / "exports" / f"trial_{other}" / "model.keras").is_file()
+    assert main(["export", str(study_dir), "--trial", "99"]) != EXIT_OK
+    assert "trial 99 did not complete" in capsys.readouterr().err
 
 
 def test_simple_mode_text_study_on_a_csv(tmp_path: Path) -> None:

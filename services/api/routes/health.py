@@ -20,6 +20,7 @@ VERSION = "0.1.0"
 MODE_TEXT = {
     Mode.SIMPLE: "optimize the objective alone (health is still measured and reported)",
     Mode.HEALTH: "optimize (1 - health_weight) * objective_score + health_weight * overall_health",
+    Mode.PARETO: "optimize objective_score and overall_health as two objectives; recommends the front's knee",
 }
 OBJECTIVE_TEXT = {
     Objective.VAL_ACCURACY: "validation accuracy",
@@ -69,7 +70,7 @@ async def objectives() -> list[Choice]:
             value=o.value,
             description=OBJECTIVE_TEXT[o],
             default=o == default,
-            modes=[Mode.HEALTH.value] if o in HEALTH_ONLY_OBJECTIVES else [m.value for m in Mode],
+            modes=[Mode.HEALTH.value, Mode.PARETO.value] if o in HEALTH_ONLY_OBJECTIVES else [m.value for m in Mode],
         )
         for o in Objective
     ]

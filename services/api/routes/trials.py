@@ -6,11 +6,25 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Response
 
-from contracts.enums import TrialState
+from contracts.enums import Mode, TrialState
+from contracts.pareto import KNEE_RULE, ParetoPoint, knee, pareto_front
 from services.api.auth import ReaderDep
 from services.api.context import COUNTS_REUSED_FROM_TRIALS, ContextDep
-from services.api.models import Alert, EpochPoint, Page, SortOrder, Trends, Trial, TrialPoint, TrialSort
+from services.api.models import (
+    Alert,
+    BestTrial,
+    EpochPoint,
+    Page,
+    ParetoFront,
+    ParetoMember,
+    SortOrder,
+    Trends,
+    Trial,
+    TrialPoint,
+    TrialSort,
+)
 from services.api.routes.common import JobId, errors
+from services.runtime.db.records import TrialRecord
 from services.runtime.db.series import TrialPointRecord
 
 router = APIRouter(tags=["trials"])
@@ -60,14 +74,59 @@ async def current_trial(job_id: JobId, ctx: ContextDep, viewer: ReaderDep) -> Tr
     return Trial.of(running[0])
 
 
-@router.get("/jobs/{job_id}/best-trial", response_model=Trial, responses=errors(401, 404))
-async def best_trial(job_id: JobId, ctx: ContextDep, viewer: ReaderDep) -> Trial:
-    """The study's best trial so far (404 until a trial completed with a score)."""
+@router.get("/jobs/{job_id}/best-trial", response_model=BestTrial, responses=errors(401, 404))
+async def best_trial(job_id: JobId, ctx: ContextDep, viewer: ReaderDep) -> BestTrial:
+    """The study's best trial so far (a pareto study's: the knee of its front), with its held-out test figures
+    (404 until a trial completed with a score)."""
     await ctx.job(job_id, viewer)
     best = await ctx.db(ctx.repository.best_trial, job_id)
     if best is None:
         raise HTTPException(404, f"job {job_id} has no completed trial with a score yet")
-    return Trial.of(best)
+    return BestTrial.of(best)
+
+
+@router.get("/jobs/{job_id}/pareto", response_model=ParetoFront, responses=errors(401, 404))
+async def pareto(job_id: JobId, ctx: ContextDep, viewer: ReaderDep) -> ParetoFront:
+    """A pareto study's front over objective score and overall health, and its recommended trial (the knee;
+    ``rule`` states how it is chosen). 404 for a study of another mode."""
+    _, record = await ctx.job(job_id, viewer)
+    if record is None or record.mode != Mode.PARETO.value:
+        raise HTTPException(404, f"job {job_id} is not a pareto study (mode=pareto has a front)")
+    completed = await ctx.db(
+        ctx.repository.list_trials, job_id, limit=MAX_TRIALS_PAGE, sort_by="score", descending=True,
+        state=TrialState.COMPLETED.value,
+    )  # fmt: skip
+    return pareto_front_of(completed, record.objective or "")
+
+
+def pareto_front_of(records: list[TrialRecord], objective: str) -> ParetoFront:
+    scored = {
+        r.number: r
+        for r in records
+        if r.number is not None and r.objective_score is not None and r.overall_health is not None
+    }
+    points = [
+        ParetoPoint(n, float(r.objective_score or 0.0), float(r.overall_health or 0.0)) for n, r in scored.items()
+    ]
+    chosen = knee(points)
+    members = [
+        ParetoMember(
+            number=p.number,
+            trial_id=scored[p.number].trial_id,
+            objective_score=p.first,
+            overall_health=p.second,
+            val_accuracy=scored[p.number].val_accuracy,
+            test_accuracy=(scored[p.number].metrics or {}).get("test_accuracy"),
+            parameter_count=scored[p.number].parameter_count,
+        )
+        for p in pareto_front(points)
+    ]
+    return ParetoFront(
+        objectives=[f"objective_score({objective})", "overall_health"],
+        front=members,
+        recommended_trial=chosen.number if chosen else None,
+        rule=KNEE_RULE,
+    )
 
 
 @router.get("/jobs/{job_id}/trends", response_model=Trends, responses=errors(401, 404))

@@ -12,7 +12,9 @@ from pathlib import Path
 
 import matplotlib
 
+from contracts.enums import Mode
 from services.reporter.plots import study as study_plots
+from services.reporter.plots.pareto import pareto_front
 from services.reporter.plots.style import RC, drawn_or_note
 from services.reporter.plots.trial import TRIAL_PLOTS
 from services.reporter.plots.workers import WorkerError, draw_in_workers, draw_jobs
@@ -85,9 +87,13 @@ def render_plots(
         "objective_vs_health": lambda path: study_plots.objective_vs_health(view, path, dpi),
         "best_trial": lambda path: study_plots.best_trial(view, path, dpi),
     }
+    names = list(study_plots.STUDY_PLOTS)
+    if view.rule.mode is Mode.PARETO:
+        drawers["pareto_front"] = lambda path: pareto_front(view, path, dpi)
+        names.insert(0, "pareto_front")
     study_files: dict[str, Path] = {}
     with matplotlib.rc_context(RC):
-        for name in study_plots.STUDY_PLOTS:
+        for name in names:
             path = plots_dir / f"{name}.png"
             study_files[name] = drawn_or_note(partial(drawers[name], path), path, dpi)
 

@@ -12,6 +12,7 @@ import yaml
 
 from contracts.health import HEALTH_COMPONENTS
 from contracts.telemetry import EpochTelemetry, LayerTelemetry
+from services.reporter.results import pareto, test_results
 from services.reporter.results.view import StudyView, TrialView
 
 BASE_COLUMNS: tuple[str, ...] = ("number", "attempt", "trial_id", "state")
@@ -23,6 +24,10 @@ RESULT_COLUMNS: tuple[str, ...] = (
     "overall_health",
     *(f"health_{name}" for name in HEALTH_COMPONENTS),
     "score",
+    "test_accuracy",
+    "test_loss",
+    "test_ece",
+    "test_robustness",
     "epochs_trained",
     "duration_seconds",
     "gpu_seconds",
@@ -55,6 +60,7 @@ def _cell(value: Any) -> Any:
 
 def _trial_row(view: StudyView, trial: TrialView) -> dict[str, Any]:
     record, breakdown, assessment = trial.record, trial.breakdown, trial.assessment
+    metrics = record.metrics or {}
     row: dict[str, Any] = {
         "number": record.number,
         "attempt": record.attempt,
@@ -66,6 +72,10 @@ def _trial_row(view: StudyView, trial: TrialView) -> dict[str, Any]:
         "objective_score": breakdown.objective_score if breakdown else record.objective_score,
         "overall_health": record.overall_health,
         "score": breakdown.score if breakdown else record.score,
+        "test_accuracy": metrics.get("test_accuracy"),
+        "test_loss": metrics.get("test_loss"),
+        "test_ece": metrics.get("test_ece"),
+        "test_robustness": metrics.get("test_robustness") or None,
         "epochs_trained": record.epochs_trained,
         "duration_seconds": record.duration_seconds,
         "gpu_seconds": (record.metrics or {}).get("gpu_seconds"),
@@ -110,7 +120,11 @@ def write_best_params(view: StudyView, path: Path) -> Path:
             "objective_score": b.objective_score if b else best.record.objective_score,
             "overall_health": best.record.overall_health,
             "params": dict(best.record.params),
+            "test": test_results.test_document(test_results.test_metrics(best)),
         }
+    front = pareto.front_document(view)
+    if front is not None:
+        document["pareto"] = front
     path.write_text(yaml.safe_dump(document, sort_keys=False, allow_unicode=True), encoding="utf-8")
     return path
 

@@ -12,6 +12,7 @@ from contracts.enums import Mode
 from contracts.health import HEALTH_COMPONENTS
 from services.reporter.plots import PlotIndex
 from services.reporter.plots.trial import architecture_text
+from services.reporter.results import pareto, test_results
 from services.reporter.results.importance import Importance
 from services.reporter.results.view import StudyView, TrialView
 
@@ -20,6 +21,7 @@ STUDY_PLOT_TITLES: dict[str, str] = {
     "param_importance": "Hyperparameter importance",
     "parallel_coordinates": "Parallel coordinates",
     "objective_vs_health": "Objective vs health",
+    "pareto_front": "Pareto front",
     "best_trial": "Best trial",
 }
 TRIAL_PLOT_TITLES: dict[str, str] = {
@@ -58,11 +60,11 @@ def _table(headers: list[str], rows: list[list[Any]]) -> list[str]:
 
 def _summary(view: StudyView) -> list[str]:
     study, rule = view.study, view.rule
-    mode = (
-        f"health: (1 - {rule.health_weight:.2f}) x objective_score + {rule.health_weight:.2f} x overall_health"
-        if rule.mode is Mode.HEALTH
-        else "simple: the objective alone (health measured and reported, not optimized)"
-    )
+    mode = {
+        Mode.HEALTH: f"health: (1 - {rule.health_weight:.2f}) x objective_score + {rule.health_weight:.2f} x "
+        "overall_health",
+        Mode.PARETO: "pareto: objective_score and overall_health as two objectives; the best trial is the front's knee",
+    }.get(rule.mode, "simple: the objective alone (health measured and reported, not optimized)")
     state = study.state + (f" ({study.reason})" if study.reason else "")
     rows: list[list[Any]] = [
         ["study id", f"`{study.study_id}`"],
@@ -73,7 +75,7 @@ def _summary(view: StudyView) -> list[str]:
         ["created", study.created_at],
         ["finished", study.completed_at],
     ]
-    return [f"# Study report: {study.name}", "", *_table(["", ""], rows)]
+    return [f"# Study report: {study.name}", "", *test_results.headline(view), *_table(["", ""], rows)]
 
 
 def _config(view: StudyView) -> list[str]:
@@ -198,8 +200,11 @@ def _trial_files(plots: PlotIndex, trial: TrialView) -> str:
 
 
 def _best(view: StudyView, plots: PlotIndex, model_note: str) -> list[str]:
-    lines = ["## Best trial", ""]
     best = view.best
+    lines = [
+        "## Best trial" + (" (recommended: the knee of the Pareto front)" if view.rule.mode is Mode.PARETO else ""),
+        "",
+    ]
     if best is None:
         return [*lines, "No trial completed with a score.", ""]
     record, breakdown = best.record, best.breakdown
@@ -233,6 +238,14 @@ def _scores(view: StudyView) -> list[str]:
             f"Health mode blends the objective score with overall health: "
             f"`score = (1 - w) x objective_score + w x overall_health` with w = {rule.health_weight:.2f}. "
             f"Pruned and failed trials get no score.",
+            "",
+        ]
+    elif rule.mode is Mode.PARETO:
+        lines = [
+            "## Trial scores",
+            "",
+            "Pareto mode: Optuna maximizes `(objective_score, overall_health)`; `score = objective_score` orders "
+            "this table. Optuna cannot prune a multi-objective study: only the health pruner's rules stop trials.",
             "",
         ]
     else:
@@ -284,7 +297,7 @@ def _files(model_note: str) -> list[str]:
         "## Files",
         "",
         f"- `best_model.keras`: {model_note}",
-        "- `best_params.yaml`: the best trial's hyperparameters and score",
+        "- `best_params.yaml`: the best trial's hyperparameters, score and held-out test figures",
         "- `trials.csv`: one row per trial attempt (parameters, objective, health components, score)",
         "- `health/trial_<n>.json`: assessment, alerts and per-epoch telemetry summary of each trial",
         "- `plots/`: study plots; `plots/trial_<n>/`: per-trial plots",
@@ -300,7 +313,9 @@ def render_report(view: StudyView, plots: PlotIndex, importance: Importance, mod
         _config(view),
         _data(view),
         _outcome(view),
+        pareto.section(view, plots.study.get("pareto_front")),
         _best(view, plots, model_note),
+        test_results.section(view),
         _scores(view),
         _plots(view, plots, importance),
         _files(model_note),

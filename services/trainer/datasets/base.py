@@ -51,6 +51,8 @@ class DatasetSplits:
     notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     """Problems the user should fix (files skipped); like ``notes``, an entry may hold several lines."""
+    test_source: str = ""
+    """Where the test split came from: the dataset's own test files, or a part the loader split off."""
 
     @property
     def num_classes(self) -> int:

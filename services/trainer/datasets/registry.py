@@ -116,6 +116,7 @@ def _assemble(
         rest, val = carve(raw.train.y, validation_fraction, rng)
         train, validation = take(raw.train, rest), take(raw.train, val)
         test = take(raw.test, rng.permutation(len(raw.test)))
+        test_source = f"the dataset's own test split ({len(test)} samples)"
     else:
         pool = raw.train if raw.train is not None else raw.test
         if pool is None or len(pool) == 0:
@@ -129,6 +130,7 @@ def _assemble(
         )
         notes.append(note)
         log.info(note)
+        test_source = f"made by the loader: {len(test)} of the {len(pool)} samples found (stratified, seeded)"
     if max_samples is not None and max_samples < len(train):
         notes.append(f"{name}: training split capped at {max_samples} of {len(train)} samples (stratified).")
         train = take(train, subsample(train.y, max_samples, rng))
@@ -145,6 +147,7 @@ def _assemble(
         source=source.describe(),
         notes=notes,
         warnings=list(raw.warnings),
+        test_source=test_source,
     )
 
 

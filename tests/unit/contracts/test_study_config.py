@@ -158,3 +158,16 @@ def test_study_config_round_trips_through_json() -> None:
         search_space=[ParamSpec(name="filters", type="categorical", choices=[8, 16])],
     )
     assert StudyConfig.model_validate_json(config.model_dump_json()) == config
+
+
+def test_pareto_mode_takes_health_objectives_and_refuses_cmaes() -> None:
+    from contracts.enums import PrunerName
+
+    assert StudyConfig(dataset="digits", mode="pareto", optimize_for="overall_health").mode == "pareto"
+    with pytest.raises(ValidationError, match="sampler=cmaes cannot optimize two objectives"):
+        StudyConfig(dataset="digits", mode="pareto", sampler="cmaes")
+    with pytest.raises(ValidationError, match="needs mode=health or pareto"):
+        StudyConfig(dataset="digits", mode="simple", optimize_for="overall_health")
+    health = StudyConfig(dataset="digits", pruner="median+health").pruner
+    assert health is PrunerName.MEDIAN_HEALTH and health.uses_health and health.optuna_pruner is PrunerName.MEDIAN
+    assert PrunerName.HEALTH.optuna_pruner is PrunerName.NONE and not PrunerName.MEDIAN.uses_health

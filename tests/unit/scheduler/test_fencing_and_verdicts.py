@@ -100,3 +100,24 @@ async def test_the_data_options_reach_the_trainer(harness: Harness) -> None:
         "skip",
         "reviews",
     )
+
+
+async def test_the_health_pruner_stops_a_trial_whose_layer_died_and_says_why(harness: Harness) -> None:
+    from contracts.telemetry import LayerTelemetry
+
+    trainer = await harness.trainer(lambda req: ("silent", None))
+    await harness.bus.publish(_created("s-health", trials=1, max_epochs=4, pruner=PrunerName.MEDIAN_HEALTH))
+    await eventually(lambda: bool(trainer.requests), "the trial to be requested")
+    (request,) = trainer.requests
+    assert request.trial_id is not None and request.data.await_verdicts
+    dead = [LayerTelemetry(name="conv_1", kind="Conv2D", gradient_norm=0.0, dead_fraction=1.0)]
+    for epoch in (1, 2):
+        tele = epoch_telemetry(epoch, loss=2.3, val_accuracy=0.1, layers=dead)
+        await harness.bus.publish(epoch_completed("s-health", request.trial_id, tele, max_epochs=4, source="trainer"))
+    await eventually(
+        lambda: any(c.data.action is ControlAction.PRUNE for c in trainer.controls), "the health pruner to prune"
+    )
+    verdicts = [(c.data.action, c.data.epoch) for c in trainer.controls]
+    assert verdicts == [(ControlAction.CONTINUE, 1), (ControlAction.PRUNE, 2)]  # one dead epoch may recover
+    (prune,) = [c for c in trainer.controls if c.data.action is ControlAction.PRUNE]
+    assert prune.data.reason.startswith("health pruner (dead_layer): layer conv_1 has every unit dead")

@@ -83,3 +83,24 @@ def test_missing_optional_sampler_dependency_is_a_clear_user_error(
     )
     with pytest.raises(UserInputError, match="hpo\\[gp\\]"):
         StudyRunner("s", StudyConfig(dataset="digits", sampler="gp"), f"sqlite:///{tmp_path / 'o.sqlite'}")
+
+
+def test_a_pareto_study_tells_two_values_and_its_best_is_the_knee(tmp_path: Path) -> None:
+    config = StudyConfig(dataset="digits", mode="pareto", seed=2, trials=5)
+    runner = StudyRunner("p", config, f"sqlite:///{tmp_path / 'o.sqlite'}")
+    assert runner.multi_objective and len(runner.study.directions) == 2
+    values = [(0.95, 0.10), (0.90, 0.50), (0.85, 0.85), (0.60, 0.92), (0.30, 0.95), (0.50, 0.50)]
+    numbers = []
+    for objective, health in values:
+        asked = runner.ask()
+        assert runner.report(asked.number, 1, objective) is False  # Optuna cannot prune a multi-objective trial
+        runner.tell_completed(asked.number, [objective, health])
+        numbers.append(asked.number)
+    best = runner.best()
+    assert best is not None and best.number == numbers[2] and best.values == [0.85, 0.85]
+    assert runner.best_score(best) == 0.85
+    stored = runner.study.trials[numbers[2]]
+    assert stored.values == [0.85, 0.85] and stored.intermediate_values == {1: 0.85}
+    resumed = StudyRunner("p", config, f"sqlite:///{tmp_path / 'o.sqlite'}")
+    again = resumed.best()
+    assert again is not None and again.number == numbers[2]
