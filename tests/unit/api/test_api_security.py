@@ -107,6 +107,7 @@ async def test_two_submitters_and_an_admin(anonymous: Api) -> None:
     api, tokens = anonymous, Tokens(anonymous)
     alice, bob = tokens.make("alice", "submit"), tokens.make("bob", "submit")
     reader = tokens.make("dashboard", "read")
+    ops = tokens.make("ops", "admin")  # a named admin token, beside the settings' one
     seed_study(api.repo, "alice1", owner="alice")
     seed_study(api.repo, "bob1", owner="bob")
     seed_study(api.repo, "cli1")  # started from the CLI or the admin token: no owner
@@ -118,12 +119,14 @@ async def test_two_submitters_and_an_admin(anonymous: Api) -> None:
     assert ids((await api.client.get("/jobs", headers=bob)).json()) == {"bob1"}
     assert ids((await api.client.get("/jobs", headers=AUTH)).json()) == {"alice1", "bob1", "cli1"}
     assert ids((await api.client.get("/jobs", headers=reader)).json()) == {"alice1", "bob1", "cli1"}
+    assert ids((await api.client.get("/jobs", headers=ops)).json()) == {"alice1", "bob1", "cli1"}
     for path in ("/jobs/bob1", "/jobs/bob1/trials", "/jobs/bob1/trends", "/jobs/bob1/download"):
         assert (await api.client.get(path, headers=alice)).status_code == 404, f"{path}: bob's job is invisible"
     assert (await api.client.post("/jobs/bob1/stop", headers=alice)).status_code == 404
     assert (await api.client.post("/jobs/alice1/stop", headers=alice)).status_code == 202
     assert (await api.client.post("/jobs/bob1/stop", headers=reader)).status_code == 403, "read tokens only read"
     assert (await api.client.post("/jobs/bob1/stop", headers=AUTH)).status_code == 202, "the admin stops any job"
+    assert (await api.client.post("/jobs/alice1/stop", headers=ops)).status_code == 202, "so does a named admin"
 
     submitted = await api.client.post("/optimize", json={"dataset": "digits", "trials": 2}, headers=alice)
     assert submitted.status_code == 202
