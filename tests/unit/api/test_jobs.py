@@ -59,7 +59,7 @@ async def test_invalid_enum_names_the_field_and_the_allowed_values(api: Api) -> 
     assert response.status_code == 422
     [error] = response.json()["detail"]
     assert error["field"] == "mode"
-    assert error["allowed"] == ["simple", "health"]
+    assert error["allowed"] == ["simple", "health", "pareto"]
     assert "simple" in error["msg"] and "health" in error["msg"]
 
     response = await api.client.post("/optimize", json={"dataset": "nope"}, headers=AUTH)

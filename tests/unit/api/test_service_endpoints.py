@@ -33,12 +33,12 @@ async def test_health_is_503_when_the_database_is_gone(api: Api, tmp_path: Path)
 
 async def test_modes_and_objectives_list_choices_with_defaults(api: Api) -> None:
     modes = (await api.client.get("/modes")).json()
-    assert [m["value"] for m in modes] == ["simple", "health"]
+    assert [m["value"] for m in modes] == ["simple", "health", "pareto"]
     assert [m["value"] for m in modes if m["default"]] == ["health"]
     objectives = {o["value"]: o for o in (await api.client.get("/objectives")).json()}
     assert objectives["val_accuracy"]["default"] is True
-    assert objectives["overall_health"]["modes"] == ["health"]
-    assert objectives["accuracy"]["modes"] == ["simple", "health"]
+    assert objectives["overall_health"]["modes"] == ["health", "pareto"]  # health-only objectives: not simple
+    assert objectives["accuracy"]["modes"] == ["simple", "health", "pareto"]
     assert len(objectives) == 8
 
 
