@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from services.scheduler.bounded_history import DEFAULT_SAMPLER_HISTORY
+from services.scheduler.bounded_history import DEFAULT_SAMPLER_HISTORY, MIN_SAMPLER_HISTORY
 
 
 class SchedulerSettings(BaseSettings):
@@ -38,12 +38,24 @@ class SchedulerSettings(BaseSettings):
     sampler_history: int = Field(
         default=DEFAULT_SAMPLER_HISTORY,
         ge=0,
-        description="Finished trials TPE, CMA-ES and GP learn from at most (the best half and the latest):"
-        " keeps an ask in milliseconds on a 10,000-trial study. 0: all of them.",
+        description="Finished trials TPE, CMA-ES and GP learn from at most (the best 25 and the latest):"
+        f" keeps an ask in milliseconds on a 10,000-trial study. 0: all of them; otherwise at least"
+        f" {MIN_SAMPLER_HISTORY}.",
     )
     max_trial_factor: int = Field(
         default=3, ge=1, description="Give up after trials x this many attempts (all failing)."
     )
+
+    @field_validator("sampler_history")
+    @classmethod
+    def _history_holds_tpe_good_group(cls, value: int) -> int:
+        if 0 < value < MIN_SAMPLER_HISTORY:
+            raise ValueError(
+                f"must be 0 (learn from every trial) or at least {MIN_SAMPLER_HISTORY}, not {value}: a shorter"
+                " history holds fewer best trials than TPE's own good group, and the search keeps exploring"
+                f" late in the study; set HPO_SCHEDULER_SAMPLER_HISTORY=0 or >= {MIN_SAMPLER_HISTORY}"
+            )
+        return value
 
     @property
     def storage_url(self) -> str:
