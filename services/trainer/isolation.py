@@ -8,11 +8,14 @@ grows without bound. ``ProcessTrialRunner`` runs trials in a child process that 
 turns into a failed trial with the reason, and the next trial gets a fresh child.
 
 Replacing a child costs no wall time: once the current child has ``spare_lead_trials`` trials
-left (2 by default, the running one included), a spare child is started as a trial begins; it
-imports TensorFlow and loads that trial's dataset while the trial trains, so the next child is
-ready when the current one retires; the retiring child exits on its own, nobody waits for it.
-``prestart`` starts the first child before any trial is requested (while a study is being set up).
-Each trial is sent to exactly one child and never sent again.
+left (2 by default, the running one included), a spare child is started as soon as the trial has
+started training (not before: a cold child and a spare importing TensorFlow at once on two cores
+would slow the trial that waits); the spare imports TensorFlow and loads that trial's dataset while
+the trial trains, so the next child is ready when the current one retires; the retiring child exits
+on its own, nobody waits for it. ``prestart`` starts the first child before any trial is requested
+(while a study is being set up). A trial runs in one child: it is sent again, to a fresh child, only
+when the child it was sent to died before saying a word of it (an idle spare killed just as the
+trial came: nothing of the trial had run).
 
 Pipe protocol: the parent sends ``("preload", TrialRequestedData)`` (load that dataset now),
 ``("run", TrialJob)``, ``("control", ControlRequest)``, ``("judged", epoch)`` (the pruner's latest
@@ -44,6 +47,7 @@ from services.trainer.warm_child import TrialChild
 
 log = logging.getLogger(__name__)
 POLL_SECONDS = 0.05
+DELIVERY_ATTEMPTS = 3  # a trial whose child died before it began the trial goes to a fresh child, this often
 SHUTDOWN = ControlRequest(ControlAction.STOP, "the trainer is shutting down")
 
 
@@ -174,11 +178,27 @@ class ProcessTrialRunner:
                 self._current = self._spawn()
 
     def run(self, job: TrialJob, hooks: TrialHooks) -> TrialOutcome:
-        child = self._deliver(("run", job))
-        self._keep_spare(job.request, child)
+        for attempt in range(1, DELIVERY_ATTEMPTS + 1):
+            child = self._deliver(("run", job))
+            outcome = self._follow(child, job, hooks, last_attempt=attempt == DELIVERY_ATTEMPTS)
+            if outcome is not None:
+                return outcome
+            log.warning(
+                "trial %s: its process (pid %s) died before it began the trial; sending it to a fresh one",
+                job.request.trial_number,
+                child.pid,
+            )
+        raise AssertionError("unreachable: the last attempt always returns an outcome")
+
+    def _follow(
+        self, child: TrialChild, job: TrialJob, hooks: TrialHooks, *, last_attempt: bool
+    ) -> TrialOutcome | None:
+        """Relay ``child``'s messages of ``job`` to ``hooks`` until its outcome; None when the child died before
+        it said anything of the trial (unless ``last_attempt``: then that is the trial's failure)."""
         forwarded: ControlRequest | None = None
         forwarded_judged = 0
         epochs = 0
+        begun = False
         conn, process = child.conn, child.process
         while True:
             try:
@@ -188,8 +208,10 @@ class ProcessTrialRunner:
                 process.join(timeout=5)
             if message is not None:
                 kind: str = message[0]
+                begun = begun or kind != "ready"
                 if kind == "started":
                     hooks.started(message[1], message[2])
+                    self._keep_spare(job.request, child)
                 elif kind == "data":
                     hooks.data_loaded(message[1])
                 elif kind == "layers":
@@ -205,7 +227,8 @@ class ProcessTrialRunner:
                     return outcome
                 continue
             if not process.is_alive():
-                return self._child_died(child, epochs)
+                failed = self._child_died(child, epochs)
+                return failed if begun or last_attempt else None
             pending = hooks.control()
             if pending is not None and pending != forwarded:
                 child.send(("control", pending))
@@ -271,8 +294,9 @@ class ProcessTrialRunner:
         return self._current
 
     def _keep_spare(self, request: TrialRequestedData, child: TrialChild) -> None:
-        """Once ``child`` is near its quota, make sure a warm spare is on its way, loading this trial's dataset,
-        while the trial trains (a trainer that runs one or two trials starts no spare it never uses)."""
+        """Once ``child`` (training now) is near its quota, make sure a warm spare is on its way, loading this
+        trial's dataset, while the trial trains (a trainer that runs one or two trials starts no spare it never
+        uses)."""
         trials_left = self._settings.trials_per_process - child.trials  # the running one included
         if trials_left > self._settings.spare_lead_trials:
             return

@@ -55,7 +55,7 @@ class TrainerSettings(BaseSettings):
     )
     trials_per_process: int = Field(default=3, ge=1, description="Trials a child process runs before it is replaced.")
     spare_lead_trials: int = Field(
-        default=0,  # opt-in: a race after a spare dies while idle is open (tests/unit/trainer/test_warm_child.py)
+        default=2,
         ge=0,
         description="With isolate_trials, start a spare child process (it imports TensorFlow and loads the dataset "
         "while the current child trains) once the current child has this many trials left, the running one "

@@ -1,5 +1,5 @@
-"""The warm spare child: ready before the current child retires, replaced when it died, stopped at shutdown,
-and never a cause for a trial to run twice."""
+"""The warm spare child: ready before the current child retires, a trial sent to it as it died sent on to a
+fresh child, stopped at shutdown, and never a cause for a trial to run twice."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ import threading
 from pathlib import Path
 
 import psutil
-import pytest
 
 from contracts.enums import DatasetName, Mode, Objective
 from contracts.events import TrialRequestedData
@@ -83,11 +82,6 @@ def _gone(pid: int | None) -> bool:
         return True
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="known race, open in #15: a trial handed over just after an idle spare was killed can wait for ever "
-    "(seen once in three full runs); the spare is off by default (HPO_TRAINER_SPARE_LEAD_TRIALS=0) until fixed",
-)
 async def test_the_spare_is_warm_in_time_a_dead_spare_is_replaced_and_shutdown_stops_every_child(
     tmp_path: Path,
 ) -> None:
@@ -112,13 +106,18 @@ async def test_the_spare_is_warm_in_time_a_dead_spare_is_replaced_and_shutdown_s
         assert second.pids == [spare]  # the warm spare took the next trial
         assert runner.processes_started == 2
 
-        dead = runner.spare_pid  # the spare started for trial 2 dies while it waits
+        # The spare started for trial 2 is handed trial 3 and dies before it reads it (stopped, then killed):
+        # the trial goes to a fresh child, once.
+        dead = runner.spare_pid
         assert dead is not None
-        os.kill(dead, signal.SIGKILL)
-        await eventually(lambda: _gone(dead), "the spare to die")
+        os.kill(dead, signal.SIGSTOP)
         third = Recorder(runner, held=True)
         running = asyncio.create_task(asyncio.to_thread(runner.run, _job(3, 3), third.hooks()))
+        await eventually(lambda: runner.processes_started == 3, "trial 3 to be sent to the stopped spare")
+        assert runner.child_pid == dead
+        os.kill(dead, signal.SIGKILL)
         await eventually(lambda: bool(third.epochs), "the third trial's first epoch", timeout=WARM_TIMEOUT)
+        assert runner.processes_started == 4 and _gone(dead)
         assert len(third.pids) == 1 and third.pids[0] not in (dead, spare, *held.pids)
         await eventually(lambda: runner.spare_pid is not None, "a spare beside the third trial")
         children = runner.child_pids()
