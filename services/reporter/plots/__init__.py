@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -46,14 +47,26 @@ def _workers(requested: int, jobs: int) -> int:
     return max(1, min(cpus, MAX_AUTO_WORKERS, jobs // 4))
 
 
-def _draw_trials(trials: list[TrialView], plots_dir: Path, dpi: int, workers: int) -> list[dict[str, Path]]:
+def _draw_trials(
+    trials: list[TrialView], plots_dir: Path, dpi: int, workers: int
+) -> Callable[[], list[dict[str, Path]]]:
+    """Start drawing the trials' plots; the returned function waits for them. With ``workers`` > 1 they are
+    drawn in child processes, which start now, so they draw while this process draws the study plots."""
     jobs = [(t, plots_dir / t.slug, dpi) for t in trials]
-    if workers > 1:
+    if workers <= 1:
+        return lambda: draw_jobs(jobs)
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="trial-plots")
+    drawing = pool.submit(draw_in_workers, jobs, workers)
+    pool.shutdown(wait=False)
+
+    def finished() -> list[dict[str, Path]]:
         try:
-            return draw_in_workers(jobs, workers)
+            return drawing.result()
         except WorkerError as exc:
             log.warning("drawing trial plots in-process instead: %s", exc)
-    return draw_jobs(jobs)
+            return draw_jobs(jobs)
+
+    return finished
 
 
 def plotted_trials(view: StudyView, at_most: int | None = None) -> list[TrialView]:
@@ -78,7 +91,8 @@ def render_plots(
 ) -> PlotIndex:
     """Draw every plot into ``results_dir/plots``: the study's, and each trial's for the ``trial_plots``
     best trials (None: all). ``workers`` > 1 draws the trials' plots in that many child processes; 0
-    picks a count from the CPUs once a study has ``PARALLEL_FROM_TRIALS`` plotted trials."""
+    picks a count from the CPUs once a study has ``PARALLEL_FROM_TRIALS`` plotted trials. Child processes
+    draw the trials' plots while this one draws the study's."""
     plots_dir = results_dir / "plots"
     drawers: dict[str, Callable[[Path], Path]] = {
         "optimization_history": lambda path: study_plots.optimization_history(view, path, dpi),
@@ -91,14 +105,14 @@ def render_plots(
     if view.rule.mode is Mode.PARETO:
         drawers["pareto_front"] = lambda path: pareto_front(view, path, dpi)
         names.insert(0, "pareto_front")
+    trials = plotted_trials(view, trial_plots)
+    trials_drawn = _draw_trials(trials, plots_dir, dpi, _workers(workers, len(trials)))
     study_files: dict[str, Path] = {}
     with matplotlib.rc_context(RC):
         for name in names:
             path = plots_dir / f"{name}.png"
             study_files[name] = drawn_or_note(partial(drawers[name], path), path, dpi)
-
-    trials = plotted_trials(view, trial_plots)
-    drawn = _draw_trials(trials, plots_dir, dpi, _workers(workers, len(trials)))
+    drawn = trials_drawn()
     unplotted = len(plotted_trials(view)) - len(trials)
 
     def rel(path: Path) -> str:
