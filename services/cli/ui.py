@@ -3,12 +3,14 @@
 The panel is a separate process (``streamlit run services/ui/app.py``). The API token reaches it in
 its environment (``HPO_API_TOKEN``), never on a command line or in output; without one the panel asks
 for it once per browser session. ``hpo optimize ... --ui`` starts it on the run's own API.
+SIGTERM (a supervisor, ``docker stop``) stops ``hpo ui`` as Ctrl-C does: the Streamlit child with it.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -66,13 +68,18 @@ def start_panel(api_url: str, *, port: int = DEFAULT_PORT, host: str = "127.0.0.
     ]  # fmt: skip
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     panel = Panel(process, f"http://{host}:{port}")
-    _wait_ready(panel)
+    try:
+        _wait_ready(panel)
+    except BaseException:  # not ready, Ctrl-C or SIGTERM while waiting: no panel is left behind
+        panel.stop()
+        raise
     return panel
 
 
 def run_ui(api_url: str, port: int, host: str, console: Console, *, open_browser: bool) -> int:
     """``hpo ui``: start the panel, print its address, serve until Ctrl-C."""
     api_url = check_api_url(api_url)
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)  # else Python dies at once and the panel's process lives on
     console.print(f"starting the control panel for {api_url} …")
     panel = start_panel(api_url, port=port, host=host)
     console.print(f"Control panel: [bold]{panel.url}[/bold]  (Ctrl-C stops it)")
@@ -84,6 +91,10 @@ def run_ui(api_url: str, port: int, host: str, console: Console, *, open_browser
         return 0
     finally:
         panel.stop()
+
+
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
 
 
 def _wait_ready(panel: Panel) -> None:

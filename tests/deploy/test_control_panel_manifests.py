@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+import psutil
 import pytest
 
 from tests.deploy.local import hpo_command
@@ -85,6 +86,12 @@ async def test_the_manifests_panel_command_serves_the_panel(panels: dict[str, Co
         assert process.poll() is None, (process.stdout.read() if process.stdout else b"").decode()
         page = httpx.get(f"http://127.0.0.1:{port}/", timeout=5)
         assert page.status_code == 200 and "streamlit" in page.text.lower()
+        children = psutil.Process(process.pid).children(recursive=True)
+        assert children, "hpo ui runs the panel in a child process"
     finally:
-        process.terminate()
+        process.terminate()  # SIGTERM, as a supervisor or `docker stop` sends it
         process.wait(timeout=20)
+    _, alive = psutil.wait_procs(children, timeout=15)
+    for orphan in alive:  # no test leaves a panel behind, even when it fails
+        orphan.kill()
+    assert not alive, f"SIGTERM to hpo ui left its panel process running: {alive}"
