@@ -236,6 +236,9 @@ class TrialFailedData(BaseModel):
     trial_number: int
     reason: Reason
     epochs_trained: int = 0
+    handed_back: bool = False
+    """The trainer stopped before the trial ended (it was shutting down): the trial itself did not fail, and
+    the scheduler asks for it again, with the same parameters, as a new attempt."""
 
 
 class TrialPrunedData(BaseModel):

@@ -98,7 +98,7 @@ def starter_for(name: str, registry: CollectorRegistry | None = None) -> Starter
             load(TrainerSettings, prefix="HPO_TRAINER_"),
         )
         metrics = TrainingMetrics(trainer_settings.trainer_id, registry)
-        return lambda bus: trainer.start(bus, store, trainer_settings, metrics=metrics)
+        return lambda bus: trainer.start(bus, store, trainer_settings, metrics=metrics, hand_back_on_stop=True)
     if name == "runpod-bridge":
         from services.runpod import bootstrap as bridge
         from services.runpod.settings import BridgeSettings

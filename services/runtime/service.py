@@ -19,10 +19,16 @@ class RunningService:
     background: list[asyncio.Task[None]] = field(default_factory=list)
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     """Run last, after consuming stopped (e.g. a trainer's child process)."""
+    stopping: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    """Run first, before consuming stops and running handlers are waited for (a served trainer hands its
+    running trial back here)."""
     done: asyncio.Event = field(default_factory=asyncio.Event)
     """Set when the service ends by itself (a trainer idle past its limit): its process exits 0."""
 
     async def stop(self) -> None:
+        for announce in self.stopping:
+            await announce()
+        self.stopping.clear()
         for subscription in self.subscriptions:
             await subscription.cancel()
         for task in self.background:

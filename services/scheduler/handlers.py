@@ -236,7 +236,15 @@ async def on_trial_failed(event: TrialFailed, deps: SchedulerDeps) -> None:
         return
     await asyncio.to_thread(study.runner.tell_failed, trial.number, event.data.reason)
     deps.metrics.trial(study.run.study_id, "failed")
-    await _close(study, trial, TrialEnd.FAILED, deps)
+    if not event.data.handed_back:
+        await _close(study, trial, TrialEnd.FAILED, deps)
+        return
+    deps.leases.release(trial.trial_id)
+    lost = study.run.hand_back(trial.trial_id, event.data.reason)
+    log.info("trial %d of %s: %s", trial.number, study.run.study_name, event.data.reason)
+    if lost is not None and lost.retry:
+        await _request_trial(study, deps, retry=trial)
+    await _advance(study, deps)
 
 
 # ---- on start and on a timer ----------------------------------------------------------------

@@ -80,8 +80,9 @@ class Completion:
 
 
 @dataclass(frozen=True)
-class LeaseExpiry:
-    """A trial whose trainer went silent: it is failed with ``reason``; ``retry`` says whether to ask again."""
+class LostAttempt:
+    """An attempt that ended without a result (its trainer went silent, or handed it back): it is failed with
+    ``reason``; ``retry`` says whether to ask for the trial again."""
 
     trial: TrialInFlight
     reason: str
@@ -155,7 +156,7 @@ class StudyRun:
         self.stop_reason = reason
         return list(self.in_flight.values())
 
-    def expire(self, trial_id: str, lease_seconds: float) -> LeaseExpiry | None:
+    def expire(self, trial_id: str, lease_seconds: float) -> LostAttempt | None:
         """The lease of ``trial_id`` ran out: fail it, and retry it (same parameters) while attempts remain."""
         trial = self.in_flight.get(trial_id)
         if trial is None:
@@ -163,7 +164,16 @@ class StudyRun:
         self.close(trial_id, TrialEnd.FAILED)
         reason = f"trainer went silent for {lease_seconds:.0f}s (attempt {trial.attempt})"
         retry = trial.attempt <= self.config.max_retries and not self.stopping
-        return LeaseExpiry(trial, reason, retry)
+        return LostAttempt(trial, reason, retry)
+
+    def hand_back(self, trial_id: str, reason: str) -> LostAttempt | None:
+        """A trainer handed ``trial_id`` back unfinished (it was shutting down): fail this attempt and ask for the
+        trial again, unless the study is stopping. Not bounded by ``max_retries``: the trial did not fail."""
+        trial = self.in_flight.get(trial_id)
+        if trial is None:
+            return None
+        self.close(trial_id, TrialEnd.FAILED)
+        return LostAttempt(trial, reason, retry=not self.stopping)
 
     def completion(self) -> Completion | None:
         """The study's end once nothing is in flight: stopped, completed, or failed for lack of attempts.

@@ -11,7 +11,7 @@ from services.runtime.observability.training import TrainingMetrics
 from services.runtime.service import RunningService
 from services.trainer.dataset_cache import DatasetCache, shared_cache
 from services.trainer.gpu import GpuCollector
-from services.trainer.handlers import TrainerDeps, control_handlers, work_handlers
+from services.trainer.handlers import TrainerDeps, control_handlers, hand_back, work_handlers
 from services.trainer.idle import exit_when_idle
 from services.trainer.outcome import TrialRunner
 from services.trainer.settings import TrainerSettings
@@ -47,9 +47,13 @@ async def start(
     cache: DatasetCache | None = None,
     metrics: TrainingMetrics | None = None,
     runner: TrialRunner | None = None,
+    *,
+    hand_back_on_stop: bool = False,
 ) -> RunningService:
     """``metrics``: the registry a served trainer exports (GPU readings included, when it has a GPU);
-    ``runner``: one made (and started) ahead, else ``make_runner``'s."""
+    ``runner``: one made (and started) ahead, else ``make_runner``'s; ``hand_back_on_stop``: a served
+    trainer, when stopped, ends its running trial at once and hands it back (``handlers.hand_back``) instead
+    of finishing it (an embedded study's trainer finishes it: its study is stopping too)."""
     runner = runner or make_runner(settings, artifacts, cache or shared_cache())
     gpus = GpuCollector(settings.trainer_id)
     if metrics is not None:
@@ -74,6 +78,12 @@ async def start(
     service = RunningService(
         name=f"trainer {settings.trainer_id}", subscriptions=[work, control], closers=[close_runner]
     )
+    if hand_back_on_stop:
+
+        async def announce_stop() -> None:
+            hand_back(deps)
+
+        service.stopping.append(announce_stop)
     if settings.idle_exit_seconds > 0:
         watch = exit_when_idle(deps.activity, settings.idle_exit_seconds, service.done)
         service.background.append(asyncio.create_task(watch, name="idle-exit"))

@@ -19,6 +19,7 @@ from typing import Any
 import keras
 import tensorflow as tf
 
+from contracts.enums import ControlAction
 from contracts.events import TrialRequestedData
 from contracts.telemetry import EpochTelemetry, TrialMetrics
 from services.runtime.artifacts.port import ArtifactStore
@@ -70,6 +71,11 @@ class EpochReporter(keras.callbacks.Callback):
         self._batch_lock = threading.Lock()
         self.history: list[EpochTelemetry] = []
         self.decision: EpochDecision | None = None
+
+    def superseded(self) -> bool:
+        """The attempt was given up (or handed back) while it trained: its trainer publishes no result."""
+        request = self._hooks.control()
+        return request is not None and request.action is ControlAction.SUPERSEDED
 
     def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         self._epoch_started = self._last_batch_ended = time.perf_counter()
@@ -179,6 +185,8 @@ class KerasTrialRunner:
         decision = reporter.decision
         if last is None:
             return TrialOutcome(OutcomeKind.FAILED, 0, reason="training ran no epoch")
+        if reporter.superseded():  # nothing of it is published: no test evaluation, no saved model
+            return TrialOutcome(OutcomeKind.FAILED, epochs, reason="superseded", architecture=built.architecture)
         if decision is not None and decision.reason is StopReason.DIVERGED:
             return TrialOutcome(OutcomeKind.FAILED, epochs, reason=decision.detail, architecture=built.architecture)
         if decision is not None and decision.reason is StopReason.PRUNED:

@@ -18,6 +18,7 @@ from contracts.events import (
     StudyCompleted,
     TrialCompleted,
     TrialEpochCompleted,
+    TrialFailed,
     TrialRequested,
     TrialStarted,
 )
@@ -114,6 +115,55 @@ async def test_a_trainer_killed_mid_trial_has_its_trial_finished_by_another(
     completed = next(e for e in cluster.seen if isinstance(e, StudyCompleted))
     assert completed.data.completed_trials == 4
     _assert_finished(postgres_url, study_id, 4, tmp_path / "results", "killed")
+
+
+async def test_a_trainer_sent_sigterm_mid_trial_hands_it_back_within_an_epoch_and_another_runs_it(
+    cluster: Cluster, processes: Processes, postgres_url: str, tmp_path: Path
+) -> None:
+    await cluster.start(trainers=2, HPO_TRAINER_SYNTHETIC_SECONDS="6")  # 3 epochs of 2 s
+    config = StudyConfig(
+        dataset=DatasetName.DIGITS, mode=Mode.SIMPLE, trials=2, max_epochs=3, parallelism=2, seed=3,
+        pruner=PrunerName.NONE,
+    )  # fmt: skip
+    study_id = await cluster.submit("handed-back", config)
+
+    def first_epoch_on_trainer_1() -> TrialEpochCompleted | None:
+        return next(
+            (e for e in cluster.seen if isinstance(e, TrialEpochCompleted) and e.data.trainer_id == "trainer-1"), None
+        )
+
+    try:
+        await eventually(lambda: first_epoch_on_trainer_1() is not None, "an epoch on trainer-1", timeout=60)
+        interrupted = first_epoch_on_trainer_1()
+        assert interrupted is not None
+        victim = processes.by_name("trainer-1")
+        victim.terminate()  # SIGTERM, as Kubernetes sends it before terminationGracePeriodSeconds runs out
+        assert victim.wait(timeout=30) == 0
+        await eventually(lambda: cluster.reported(study_id), "the report of the study", timeout=120)
+    finally:
+        processes.forget("trainer-1")
+        await cluster.stop(tmp_path / "logs")
+
+    trial_id = interrupted.trial_id
+    epochs_there = [
+        e.data.telemetry.epoch
+        for e in cluster.seen
+        if isinstance(e, TrialEpochCompleted) and e.trial_id == trial_id and e.data.trainer_id == "trainer-1"
+    ]
+    assert max(epochs_there) <= interrupted.data.telemetry.epoch + 1 < config.max_epochs  # stopped within an epoch
+    handed = [e for e in cluster.seen if isinstance(e, TrialFailed) and e.trial_id == trial_id]
+    assert [(e.data.trainer_id, e.data.handed_back) for e in handed] == [("trainer-1", True)]
+    assert not [e for e in cluster.seen if isinstance(e, TrialCompleted) and e.trial_id == trial_id]
+    retry = next(e for e in cluster.seen if isinstance(e, TrialRequested) and e.data.retry_of == trial_id)
+    original = next(e for e in cluster.seen if isinstance(e, TrialRequested) and e.trial_id == trial_id)
+    assert retry.data.params == original.data.params and retry.data.attempt == original.data.attempt + 1
+    finished_by = [
+        e.data.trainer_id for e in cluster.seen if isinstance(e, TrialCompleted) and e.trial_id == retry.trial_id
+    ]
+    assert finished_by == ["trainer-2"]
+    completed = next(e for e in cluster.seen if isinstance(e, StudyCompleted))
+    assert completed.data.completed_trials == 2
+    _assert_finished(postgres_url, study_id, 2, tmp_path / "results", "handed-back")
 
 
 async def test_a_broker_restart_mid_study_loses_no_epoch(cluster: Cluster, postgres_url: str, tmp_path: Path) -> None:

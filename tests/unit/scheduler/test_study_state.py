@@ -139,6 +139,20 @@ def test_an_expired_lease_fails_the_trial_and_retries_while_attempts_remain(
     assert run.expire("lost", 12.0) is None, "an expired trial expires once"
 
 
+@pytest.mark.parametrize(("attempt", "stopping", "retry"), [(1, False, True), (3, False, True), (1, True, False)])
+def test_a_handed_back_trial_is_failed_and_asked_again_unless_the_study_is_stopping(
+    attempt: int, stopping: bool, retry: bool
+) -> None:
+    run = _run(max_retries=1)
+    trial = TrialInFlight("back", 0, {"lr": 0.1}, attempt=attempt)
+    run.track(trial)
+    run.stopping = stopping
+    lost = run.hand_back("back", "trainer t shut down at epoch 2")
+    assert lost is not None and lost.trial is trial and lost.retry is retry  # retries used up or not
+    assert run.failed == 1 and "back" not in run.in_flight
+    assert run.hand_back("back", "again") is None, "a trial is handed back once"
+
+
 def test_a_resumed_study_counts_its_stored_trials() -> None:
     run = _run(trials=10)
     lost = run.resume(

@@ -181,3 +181,28 @@ async def test_a_trainer_fault_is_reported_as_a_failed_trial_not_redelivered(tmp
     (failed,) = seen
     assert isinstance(failed, TrialFailed) and "t-broken could not run the trial: TypeError" in failed.data.reason
     assert BrokenRunner.calls == 1 and await bus.dead_letters("trainer.work") == []
+
+
+async def test_a_served_trainer_stopped_mid_trial_hands_it_back_without_testing_or_saving_it(tmp_path: Path) -> None:
+    bus = InMemoryBus()
+    store = LocalArtifactStore(tmp_path / "artifacts")
+    rig = Rig(bus, store)
+
+    async def observe(event: Event) -> None:
+        rig.seen.append(event)
+
+    await bus.subscribe("observer", ["#"], observe, prefetch=1000)
+    settings = TrainerSettings(trainer_id="t-back", work_dir=tmp_path / "work", heartbeat_seconds=0.2)
+    service = await bootstrap.start(bus, store, settings, DatasetCache(), hand_back_on_stop=True)
+    try:
+        await rig.request("trial-5", params={**SMALL_CNN, "batch_size": 8}, max_epochs=20)
+        await eventually(lambda: bool(rig.of("trial-5", TrialEpochCompleted)), "a first epoch", timeout=120)
+    finally:
+        await service.stop()  # what SIGTERM does to `hpo serve trainer`
+        await bus.wait_idle()
+        await bus.close()
+    (end,) = rig._ends("trial-5")
+    assert isinstance(end, TrialFailed) and end.data.handed_back and end.data.trainer_id == "t-back"
+    epochs = [e.data.telemetry.epoch for e in rig.of("trial-5", TrialEpochCompleted)]
+    assert end.data.epochs_trained == max(epochs) < 20 and "handed back" in end.data.reason
+    assert not store.list_keys("studies/s1/trials/0005"), "a handed-back attempt stores no model"
