@@ -7,9 +7,9 @@ parameter's distribution against earlier trials) and one per attribute when it i
 queries per trial, which capped the scheduler below the rate eight trainers finish half-second trials.
 ``TrialRecord`` writes the same rows into Optuna's own tables (its models' ``__table__``, so the schema
 is always the installed Optuna's) with SQLAlchemy Core statements: a new trial with all its parameters
-and attributes in one transaction of five statements, and its end (attributes, value, state) in another
-of four; the ORM's unit of work cost as much CPU again as the statements themselves. Whatever it
-writes reads back through Optuna's public API;
+and attributes in one transaction of five statements, each epoch's intermediate value in one of three,
+and its end (attributes, value, state) in another of four; the ORM's unit of work cost as much CPU again
+as the statements themselves. Whatever it writes reads back through Optuna's public API;
 ``tests/contract/optuna_record`` checks that on SQLite and Postgres, with Optuna 4.x and 5.x (the
 models are an internal module of Optuna, hence the ``optuna<6`` pin: check a new major with that suite
 first). Storage that is not a database (``InMemoryStorage``, journal files) gets the public API instead.
@@ -45,6 +45,7 @@ _PARAMS: Table = models.TrialParamModel.__table__
 _USER_ATTRS: Table = models.TrialUserAttributeModel.__table__
 _SYSTEM_ATTRS: Table = models.TrialSystemAttributeModel.__table__
 _VALUES: Table = models.TrialValueModel.__table__
+_INTERMEDIATE: Table = models.TrialIntermediateValueModel.__table__
 _TRIAL_MAPPER = sqlalchemy.inspect(models.TrialModel)
 _COMPLETE_COLUMN = "datetime_complete"
 
@@ -134,7 +135,25 @@ class TrialRecord:
         return sorted(self.running_ids())
 
     def report(self, trial_id: int, step: int, value: float) -> None:
-        self._storage.set_trial_intermediate_value(trial_id, step, value)
+        """One intermediate value (a step reported again replaces it), in one transaction of three statements
+        (Optuna's ORM path costs several times the CPU, once per epoch of every trial). Raises
+        ``UpdateFinishedTrialError`` when the trial has ended (nothing is written then)."""
+        if self._rdb is None:
+            self._storage.set_trial_intermediate_value(trial_id, step, value)
+            return
+        stored, kind = models.TrialIntermediateValueModel.intermediate_value_to_stored_repr(value)
+        row = {"intermediate_value": stored, "intermediate_value_type": kind}
+        with self._rdb.engine.begin() as conn:
+            trial = conn.execute(
+                select(_TRIALS.c.state, _TRIALS.c.number).where(_TRIALS.c.trial_id == trial_id).with_for_update()
+            ).first()
+            if trial is None:
+                raise KeyError(f"no trial with id {trial_id} in Optuna storage")
+            if OptunaState(trial.state).is_finished():
+                raise UpdateFinishedTrialError(f"trial {trial.number} has already finished ({trial.state.name})")
+            this_step = (_INTERMEDIATE.c.trial_id == trial_id) & (_INTERMEDIATE.c.step == step)
+            if conn.execute(update(_INTERMEDIATE).where(this_step).values(row)).rowcount == 0:
+                conn.execute(insert(_INTERMEDIATE).values(trial_id=trial_id, step=step, **row))
 
     def finish(
         self, trial_id: int, state: OptunaState, value: float | Sequence[float] | None, attrs: Mapping[str, Any]

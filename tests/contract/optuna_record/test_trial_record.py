@@ -74,6 +74,20 @@ def test_finishing_a_finished_trial_raises_and_changes_nothing(database_url: str
     }
 
 
+def test_intermediate_values_read_back_replaced_and_refused_once_the_trial_ended(database_url: str) -> None:
+    durable = optuna.create_study(storage=open_storage(database_url))
+    record = TrialRecord(durable)
+    trial_id, _ = record.create(_asked(optuna.create_study()))
+    for step, value in ((1, 0.5), (2, math.inf), (3, -math.inf), (2, 0.25), (4, math.nan)):
+        record.report(trial_id, step, value)  # step 2 twice: the second replaces the first
+    record.finish(trial_id, TrialState.PRUNED, None, {})
+    with pytest.raises(UpdateFinishedTrialError):
+        record.report(trial_id, 5, 0.1)
+    (trial,) = optuna.load_study(study_name=durable.study_name, storage=open_storage(database_url)).trials
+    values = trial.intermediate_values
+    assert {k: v for k, v in values.items() if k != 4} == {1: 0.5, 2: 0.25, 3: -math.inf} and math.isnan(values[4])
+
+
 def test_the_runner_prunes_and_resumes_from_the_durable_study(database_url: str) -> None:
     config = StudyConfig(dataset="digits", seed=2, trials=20, max_epochs=4, pruner=PrunerName.MEDIAN)
     runner = StudyRunner("study-a", config, database_url)
