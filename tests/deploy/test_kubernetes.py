@@ -321,7 +321,9 @@ def test_only_the_migration_reporter_and_api_get_the_read_models_database(
         assert ("HPO_DATABASE_URL" in container.env) == (container.service in ("migrate", "reporter", "api"))
 
 
-def test_the_trainers_grace_period_bounds_a_long_batch_before_the_hand_back(rendered: dict[str, list[dict[str, Any]]]) -> None:
+def test_the_trainers_grace_period_bounds_a_long_batch_before_the_hand_back(
+    rendered: dict[str, list[dict[str, Any]]],
+) -> None:
     for overlay in OVERLAYS:
         (trainer,) = [c for c in k8s_containers(rendered[overlay], overlay) if c.service == "trainer"]
         assert trainer.stop_grace_seconds is not None and trainer.stop_grace_seconds >= 600
