@@ -1,8 +1,9 @@
 """Live events fan-out: one bus subscription per API process, one bounded queue per listening client.
 
-The hub binds its own exclusive queue (``api.<instance>``) to every event, so each API replica sees
-every event. Events go only to listeners of their study. A slow client cannot grow memory: when its
-queue is full the oldest event is dropped and the client is told how many it missed. The latest
+The hub binds its own exclusive queue (``api.<instance>``) to every event type it forwards (not heartbeats
+or controls), so each API replica sees every such event. Events go only to listeners of their study. A slow
+client cannot grow memory: when its queue is full the oldest event is dropped and the client is told how many
+it missed. The latest
 ``recent_size`` events of the ``recent_studies`` latest studies are kept so that a client reconnecting
 with ``Last-Event-ID`` gets what it missed (``replay_after``). Lifecycle events
 of a trial the hub saw end already (a superseded attempt's) are not forwarded (``fencing``).
@@ -18,7 +19,7 @@ from collections import OrderedDict, deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from contracts.events import Event
+from contracts.events import EVENT_TYPES, Event
 from services.runtime.bus.port import Bus, Subscription
 from services.runtime.errors import StaleEvent
 from services.runtime.fencing import ends_trial, is_stale
@@ -27,6 +28,8 @@ log = logging.getLogger(__name__)
 
 QUEUE_PREFIX = "api"
 IGNORED_TYPES = frozenset({"trial.heartbeat", "trial.control"})
+FORWARDED_TYPES = tuple(t for t in EVENT_TYPES if t not in IGNORED_TYPES)
+"""What the hub's queue is bound to: heartbeats and controls (one per epoch with a pruner) never reach it."""
 FINAL_TYPES = frozenset({"report.ready"})
 ENDED_TRIALS_KEPT = 100_000
 
@@ -79,7 +82,9 @@ class EventHub:
 
     async def start(self, bus: Bus) -> None:
         if self._subscription is None:
-            self._subscription = await bus.subscribe(self.queue_name, ["#"], self.dispatch, prefetch=64, exclusive=True)
+            self._subscription = await bus.subscribe(
+                self.queue_name, list(FORWARDED_TYPES), self.dispatch, prefetch=64, exclusive=True
+            )
 
     async def stop(self) -> None:
         """Unsubscribe and end every open stream."""

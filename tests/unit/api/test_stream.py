@@ -6,8 +6,9 @@ import asyncio
 import json
 from collections.abc import Sequence
 
-from contracts.events import EventEnvelope
-from services.api.stream import EventHub, Listener
+from contracts.events import EVENT_TYPES, Event, EventEnvelope
+from services.api.stream import FORWARDED_TYPES, EventHub, Listener
+from services.runtime.bus.memory import InMemoryBus
 from tests.support.events import STREAMED_KINDS, end_events, trial_events
 from tests.support.http import AUTH
 from tests.support.read_models import seed_study
@@ -131,3 +132,25 @@ async def test_stopping_the_hub_ends_open_streams(api: Api) -> None:
     frames = parse_sse((await asyncio.wait_for(task, timeout=5)).text)
     assert frames[-1][0] == "end"
     assert json.loads(frames[-1][1])["reason"] == "server shutting down"
+
+
+async def test_the_hubs_queue_gets_every_streamed_event_type_but_never_heartbeats_or_controls() -> None:
+    class CountingHub(EventHub):
+        async def dispatch(self, event: Event) -> None:
+            delivered.append(event.type)
+            await super().dispatch(event)
+
+    delivered: list[str] = []
+    bus = InMemoryBus()
+    hub = CountingHub()
+    await hub.start(bus)
+    try:
+        for event in [*trial_events("s1"), *end_events("s1")]:
+            await bus.publish(event)
+        await bus.wait_idle()
+    finally:
+        await hub.stop()
+        await bus.close()
+    assert "trial.heartbeat" in {e.type for e in trial_events("s1")}  # published, and never delivered
+    assert delivered == [e.type for e in [*trial_events("s1"), *end_events("s1")] if e.type != "trial.heartbeat"]
+    assert set(FORWARDED_TYPES) == set(EVENT_TYPES) - {"trial.heartbeat", "trial.control"}
