@@ -48,6 +48,7 @@ from services.trainer import bootstrap as trainer_bootstrap
 from services.trainer.outcome import TrialRunner
 
 log = logging.getLogger(__name__)
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 RESUME_TIMEOUT_SECONDS = 60.0
 
 
@@ -211,9 +212,10 @@ async def _start_api(
 
 @contextlib.contextmanager
 def _stop_on_interrupt(bus: InMemoryBus, study_id: str, progress: StudyProgress) -> Iterator[None]:
-    """Ctrl-C (SIGINT, also from ``timeout -s INT`` or a process group) asks the study to stop: the running
-    trial ends at its next batch, and the results of what finished are written as usual. Further Ctrl-Cs
-    only say so; nothing is cut short, so the results and their paths always come out."""
+    """Ctrl-C (SIGINT, also from ``timeout -s INT`` or a process group) or SIGTERM (``kill``, ``timeout``, a
+    supervisor) asks the study to stop: the running trial ends at its next batch, and the results of what
+    finished are written as usual; the study can be resumed. Further signals only say so; nothing is cut
+    short, so the results and their paths always come out."""
     loop = asyncio.get_running_loop()
     interrupts = 0
     pending: set[asyncio.Task[None]] = set()
@@ -231,7 +233,8 @@ def _stop_on_interrupt(bus: InMemoryBus, study_id: str, progress: StudyProgress)
         task.add_done_callback(pending.discard)
 
     try:
-        loop.add_signal_handler(signal.SIGINT, on_sigint)
+        for sig in STOP_SIGNALS:
+            loop.add_signal_handler(sig, on_sigint)
         installed = True
     except (NotImplementedError, RuntimeError):
         installed = False
@@ -239,4 +242,5 @@ def _stop_on_interrupt(bus: InMemoryBus, study_id: str, progress: StudyProgress)
         yield
     finally:
         if installed:
-            loop.remove_signal_handler(signal.SIGINT)
+            for sig in STOP_SIGNALS:
+                loop.remove_signal_handler(sig)

@@ -33,9 +33,9 @@ def test_interrupted_twice_then_resumed(tmp_path: Path, capsys: pytest.CaptureFi
         printed.append(line)
         if "trial 0 completed" in line:
             break
-    run.send_signal(signal.SIGINT)
+    run.send_signal(signal.SIGTERM)  # `kill`, `timeout` or a supervisor: the same graceful stop as Ctrl-C
     time.sleep(0.2)
-    run.send_signal(signal.SIGINT)  # a double Ctrl-C, as `timeout -s INT` or an impatient user sends
+    run.send_signal(signal.SIGINT)  # then a Ctrl-C, as an impatient user sends
     rest, errors = run.communicate(timeout=180)
     printed.append(rest)
     output = "".join(printed)
