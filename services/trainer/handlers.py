@@ -53,8 +53,8 @@ class TrainerDeps:
     board: ControlBoard = field(default_factory=ControlBoard)
     metrics: TrainingMetrics = field(default_factory=lambda: TrainingMetrics("trainer"))
     activity: Activity = field(default_factory=Activity)
-    running: dict[str, int] = field(default_factory=dict)
-    """Trial id -> epoch reached, of the trials this trainer runs now (``hand_back``)."""
+    running: set[str] = field(default_factory=set)
+    """The ids of the trials this trainer runs now (``hand_back``)."""
 
 
 HAND_BACK = "the trainer is shutting down: the trial goes back to the scheduler"
@@ -64,7 +64,7 @@ def hand_back(deps: TrainerDeps) -> None:
     """Shutting down (SIGTERM from Kubernetes or ``docker stop``): end each running trial at once, at its next
     batch or epoch boundary, and report it handed back instead of its result, so the scheduler asks for it
     again at once (another trainer takes it) and this trainer exits within one epoch."""
-    for trial_id in deps.running:
+    for trial_id in tuple(deps.running):
         deps.board.request(trial_id, ControlAction.SUPERSEDED, HAND_BACK)
 
 
@@ -123,7 +123,7 @@ async def on_trial_requested(event: TrialRequested, deps: TrainerDeps) -> None:
 
     def epoch_completed(telemetry: EpochTelemetry) -> None:
         nonlocal current_epoch
-        current_epoch = deps.running[job.trial_id] = telemetry.epoch
+        current_epoch = telemetry.epoch
         deps.metrics.epoch_completed(job.study_id, telemetry)
         data = TrialEpochCompletedData(
             trainer_id=trainer_id, trial_number=number, max_epochs=job.request.max_epochs, telemetry=telemetry
@@ -147,7 +147,7 @@ async def on_trial_requested(event: TrialRequested, deps: TrainerDeps) -> None:
     deps.metrics.trial_started(job.study_id, number, job.request.max_epochs)
     beating = asyncio.create_task(heartbeat(), name=f"heartbeat-{job.trial_id}")
     deps.activity.begin()
-    deps.running[job.trial_id] = 0
+    deps.running.add(job.trial_id)
     try:
         hooks = TrialHooks(
             started=started,
@@ -165,7 +165,7 @@ async def on_trial_requested(event: TrialRequested, deps: TrainerDeps) -> None:
             reason = f"trainer {trainer_id} could not run the trial: {type(exc).__name__}: {exc}"
             outcome = TrialOutcome(OutcomeKind.FAILED, current_epoch, reason=reason)
     finally:
-        deps.running.pop(job.trial_id, None)
+        deps.running.discard(job.trial_id)
         deps.activity.end()
         deps.metrics.trial_ended()
         beating.cancel()
