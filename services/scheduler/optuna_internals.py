@@ -144,13 +144,7 @@ class TrialRecord:
         stored, kind = models.TrialIntermediateValueModel.intermediate_value_to_stored_repr(value)
         row = {"intermediate_value": stored, "intermediate_value_type": kind}
         with self._rdb.engine.begin() as conn:
-            trial = conn.execute(
-                select(_TRIALS.c.state, _TRIALS.c.number).where(_TRIALS.c.trial_id == trial_id).with_for_update()
-            ).first()
-            if trial is None:
-                raise KeyError(f"no trial with id {trial_id} in Optuna storage")
-            if OptunaState(trial.state).is_finished():
-                raise UpdateFinishedTrialError(f"trial {trial.number} has already finished ({trial.state.name})")
+            _lock_unfinished(conn, trial_id)
             this_step = (_INTERMEDIATE.c.trial_id == trial_id) & (_INTERMEDIATE.c.step == step)
             if conn.execute(update(_INTERMEDIATE).where(this_step).values(row)).rowcount == 0:
                 conn.execute(insert(_INTERMEDIATE).values(trial_id=trial_id, step=step, **row))
@@ -168,13 +162,7 @@ class TrialRecord:
             self._storage.set_trial_state_values(trial_id, state, values)
             return
         with self._rdb.engine.begin() as conn:
-            row = conn.execute(
-                select(_TRIALS.c.state, _TRIALS.c.number).where(_TRIALS.c.trial_id == trial_id).with_for_update()
-            ).first()
-            if row is None:
-                raise KeyError(f"no trial with id {trial_id} in Optuna storage")
-            if OptunaState(row.state).is_finished():
-                raise UpdateFinishedTrialError(f"trial {row.number} has already finished ({row.state.name})")
+            _lock_unfinished(conn, trial_id)
             existing = set(
                 conn.execute(
                     select(_USER_ATTRS.c.key).where(_USER_ATTRS.c.trial_id == trial_id, _USER_ATTRS.c.key.in_(attrs))
@@ -196,6 +184,17 @@ class TrialRecord:
                 )
             ended = {"state": state, _COMPLETE_COLUMN: stored_datetime(datetime.now(), _COMPLETE_COLUMN)}
             conn.execute(update(_TRIALS).where(_TRIALS.c.trial_id == trial_id).values(ended))
+
+
+def _lock_unfinished(conn: sqlalchemy.Connection, trial_id: int) -> None:
+    """Lock ``trial_id``'s row for this transaction; raises ``UpdateFinishedTrialError`` when it has ended."""
+    row = conn.execute(
+        select(_TRIALS.c.state, _TRIALS.c.number).where(_TRIALS.c.trial_id == trial_id).with_for_update()
+    ).first()
+    if row is None:
+        raise KeyError(f"no trial with id {trial_id} in Optuna storage")
+    if OptunaState(row.state).is_finished():
+        raise UpdateFinishedTrialError(f"trial {row.number} has already finished ({row.state.name})")
 
 
 def stored_datetime(value: datetime, column: str = "datetime_start") -> Any:
