@@ -5,7 +5,6 @@ outcome counts with failure reasons, and links to every plot and file."""
 from __future__ import annotations
 
 import re
-from datetime import datetime
 from typing import Any
 
 from contracts.enums import Mode
@@ -14,6 +13,7 @@ from services.reporter.plots import PlotIndex
 from services.reporter.plots.trial import architecture_text
 from services.reporter.results import pareto, test_results
 from services.reporter.results.importance import Importance
+from services.reporter.results.tables import fmt, table
 from services.reporter.results.view import StudyView, TrialView
 
 STUDY_PLOT_TITLES: dict[str, str] = {
@@ -33,29 +33,9 @@ TRIAL_PLOT_TITLES: dict[str, str] = {
 }
 
 
-def _fmt(value: Any, digits: int = 4) -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, float):
-        return f"{value:.{digits}f}"
-    if isinstance(value, datetime):
-        return value.strftime("%Y-%m-%d %H:%M:%S UTC")
-    return str(value)
-
-
 def _value(value: Any) -> str:
     """A hyperparameter or setting as a person writes it (no fixed number of decimals)."""
-    return f"{value:.4g}" if isinstance(value, float) else _fmt(value)
-
-
-def _cell(value: Any) -> str:
-    return _fmt(value).replace("|", "\\|").replace("\n", " ")
-
-
-def _table(headers: list[str], rows: list[list[Any]]) -> list[str]:
-    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
-    lines += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in rows]
-    return [*lines, ""]
+    return f"{value:.4g}" if isinstance(value, float) else fmt(value)
 
 
 def _summary(view: StudyView) -> list[str]:
@@ -75,7 +55,7 @@ def _summary(view: StudyView) -> list[str]:
         ["created", study.created_at],
         ["finished", study.completed_at],
     ]
-    return [f"# Study report: {study.name}", "", *test_results.headline(view), *_table(["", ""], rows)]
+    return [f"# Study report: {study.name}", "", *test_results.headline(view), *table(["", ""], rows)]
 
 
 def _config(view: StudyView) -> list[str]:
@@ -83,7 +63,7 @@ def _config(view: StudyView) -> list[str]:
     if view.config is None:
         return [*lines, "The study's configuration was not recorded.", ""]
     settings = view.config.model_dump(mode="json", exclude={"search_space"})
-    lines += _table(["setting", "value"], [[k, _value(v)] for k, v in settings.items()])
+    lines += table(["setting", "value"], [[k, _value(v)] for k, v in settings.items()])
     rows = []
     for spec in view.param_specs.values():
         if spec.choices:
@@ -93,7 +73,7 @@ def _config(view: StudyView) -> list[str]:
         rows.append([spec.name, spec.type.value, values])
     overridden = {p.name for p in view.config.search_space}
     lines += ["Search space" + (f" (overridden: {', '.join(sorted(overridden))})" if overridden else "") + ":", ""]
-    return lines + _table(["parameter", "type", "values"], rows)
+    return lines + table(["parameter", "type", "values"], rows)
 
 
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>])")
@@ -121,7 +101,7 @@ def _outcome(view: StudyView) -> list[str]:
     total = len(view.trials)
     lines = ["## Outcome", ""]
     unfinished = counts["running"] + counts["requested"]
-    lines += _table(
+    lines += table(
         ["completed", "pruned", "failed", "unfinished", "total"],
         [[counts["completed"], counts["pruned"], counts["failed"], unfinished, total]],
     )
@@ -167,7 +147,7 @@ def _health(trial: TrialView) -> list[str]:
         ]
         for name in HEALTH_COMPONENTS
     ]
-    return lines + _table(["component", "value", "weight", "explanation"], rows)
+    return lines + table(["component", "value", "weight", "explanation"], rows)
 
 
 def _alerts(trial: TrialView) -> list[str]:
@@ -217,10 +197,10 @@ def _best(view: StudyView, plots: PlotIndex, model_note: str) -> list[str]:
             f"- Score: **{breakdown.score:.4f}**, computed as `{breakdown.formula()}`",
         ]
     else:
-        lines.append(f"- Score: {_fmt(record.score)} ({best.unscored_reason})")
+        lines.append(f"- Score: {fmt(record.score)} ({best.unscored_reason})")
     lines += [f"- Model: {model_note}", ""]
     params = [[k, _value(v)] for k, v in record.params.items()]
-    lines += ["### Hyperparameters", "", *_table(["parameter", "value"], params)]
+    lines += ["### Hyperparameters", "", *table(["parameter", "value"], params)]
     lines += _health(best) + _alerts(best)
     lines += ["### Architecture", "", "```text", architecture_text(best), "```", ""]
     if "best_trial" in plots.study:
@@ -264,7 +244,7 @@ def _scores(view: StudyView) -> list[str]:
             ]
         )
     headers = ["trial", "state", f"{rule.objective.value} (raw)", "objective score", "overall health", "score"]
-    return lines + _table(headers, rows)
+    return lines + table(headers, rows)
 
 
 def _plots(view: StudyView, plots: PlotIndex, importance: Importance) -> list[str]:
@@ -289,7 +269,7 @@ def _plots(view: StudyView, plots: PlotIndex, importance: Importance) -> list[st
             "",
         ]
     rows = [[trial.label, trial.state, trial.score, _trial_files(plots, trial)] for trial in view.trials]
-    return lines + _table(["trial", "state", "score", "plots and data"], rows)
+    return lines + table(["trial", "state", "score", "plots and data"], rows)
 
 
 def _files(model_note: str) -> list[str]:

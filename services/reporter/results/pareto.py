@@ -7,6 +7,7 @@ from typing import Any
 
 from contracts.enums import Mode
 from contracts.pareto import KNEE_RULE, ParetoPoint, knee, pareto_front
+from services.reporter.results.tables import table
 from services.reporter.results.view import StudyView, TrialView
 
 EXPORT_HINT = "hpo export {folder} --trial N"
@@ -78,7 +79,7 @@ def section(view: StudyView, plot: str | None) -> list[str]:
             ]
         )
     headers = ["trial", "objective score", "overall health", "val accuracy", "test accuracy", "parameters"]
-    lines += _table(headers, rows)
+    lines += table(headers, rows)
     if knee_trial is not None:
         lines += [f"**Recommended: trial {knee_trial.label}**, the knee of the front: {KNEE_RULE}.", ""]
     lines += [
@@ -89,15 +90,3 @@ def section(view: StudyView, plot: str | None) -> list[str]:
     if plot:
         lines += [f"![Pareto front]({plot})", ""]
     return lines
-
-
-def _fmt(value: Any) -> str:
-    if value is None:
-        return "—"
-    return f"{value:.4f}" if isinstance(value, float) else str(value)
-
-
-def _table(headers: list[str], rows: list[list[Any]]) -> list[str]:
-    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
-    lines += ["| " + " | ".join(_fmt(c) for c in row) + " |" for row in rows]
-    return [*lines, ""]

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from contracts.telemetry import TrialMetrics
+from services.reporter.results.tables import table
 from services.reporter.results.view import StudyView, TrialView
 from services.reporter.scoring import trial_metrics
 
@@ -104,7 +105,7 @@ def section(view: StudyView) -> list[str]:
         return [*lines, "No trial completed with a score.", ""]
     headers = ["trial", "score", "val accuracy", "test accuracy", "test loss", "ECE"]
     headers += [f"test acc. ({name})" for name in shift_names]
-    lines += _table(headers, rows)
+    lines += table(headers, rows)
     splits = {m.test_split for t in top if (m := test_metrics(t)) is not None and m.test_split}
     lines += [f"Test split: {s}." for s in sorted(splits)]
     lines += [
@@ -115,15 +116,3 @@ def section(view: StudyView) -> list[str]:
         "",
     ]
     return lines
-
-
-def _fmt(value: Any) -> str:
-    if value is None:
-        return "—"
-    return f"{value:.4f}" if isinstance(value, float) else str(value)
-
-
-def _table(headers: list[str], rows: list[list[Any]]) -> list[str]:
-    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
-    lines += ["| " + " | ".join(_fmt(c).replace("|", "\\|") for c in row) + " |" for row in rows]
-    return [*lines, ""]
