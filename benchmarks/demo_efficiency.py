@@ -29,6 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench_env import print_load
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEMO_OPTIONS = ("dataset=digits", "mode=health", "trials=8", "max_epochs=5", "seed=42")
 SHARE_GOAL_PCT = 75.0
@@ -83,11 +85,6 @@ def run_demo(repo: Path, scratch: Path, index: int) -> DemoRun:
         raise RuntimeError(f"the demo exited with {done.returncode}:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
     training, trials, states = read_results(output_dir)
     return DemoRun(wall, training, trials, states)
-
-
-def print_load(moment: str) -> None:
-    one, five, fifteen = os.getloadavg()
-    print(f"[env] load average at {moment}: {one:.2f} {five:.2f} {fifteen:.2f} ({os.cpu_count()} CPUs)", flush=True)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -28,14 +28,9 @@ readings. The brief reports about 30 minutes for this study; the goal is under 3
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
+import bench_env
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-_CACHE_HOME = REPO_ROOT / ".hpo_home"
-os.environ.setdefault("KERAS_HOME", str(_CACHE_HOME / "keras"))
-os.environ.setdefault("MPLCONFIGDIR", str(_CACHE_HOME / "matplotlib"))
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+bench_env.use_workspace_homes()  # before TensorFlow is imported
 
 import argparse
 import gzip
@@ -47,10 +42,12 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+from bench_env import REPO_ROOT, print_load
 from scipy import ndimage
 
 from contracts.enums import DatasetName, Mode, Objective
@@ -266,11 +263,6 @@ def attach_gpu(records: list[EpochRecord], sampler: GpuSampler) -> None:
 def full_size(config: StudyConfig) -> bool:
     """The goal (under 3 minutes) is for the full study only."""
     return config.trials >= 15 and config.epochs >= 15 and config.train_images >= 60000
-
-
-def print_load(moment: str) -> None:
-    one, five, fifteen = os.getloadavg()
-    print(f"[env] load average at {moment}: {one:.2f} {five:.2f} {fifteen:.2f} ({os.cpu_count()} CPUs)", flush=True)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -27,29 +27,20 @@ accuracy, percentage points), ``health_param_ratio`` (health / simple parameters
 
 from __future__ import annotations
 
-import os
-import sys
-from pathlib import Path
+import bench_env
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-_CACHE_HOME = REPO_ROOT / ".hpo_home"
-os.environ.setdefault("KERAS_HOME", str(_CACHE_HOME / "keras"))
-os.environ.setdefault("MPLCONFIGDIR", str(_CACHE_HOME / "matplotlib"))
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-# Trials in this process (no child process, and its TensorFlow start, per 3 trials) and plots for the best
-# trial only: the embedded study is otherwise the product default. Both cut seconds that no method shares.
-os.environ.setdefault("HPO_TRAINER_ISOLATE_TRIALS", "false")
-os.environ.setdefault("HPO_REPORTER_TRIAL_PLOTS", "1")
-sys.path.insert(0, str(REPO_ROOT))
+bench_env.embedded_study_defaults()  # before TensorFlow is imported
 
 import argparse
 import logging
+import os
 import statistics
 import tempfile
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
-from study_runs import DATASETS, DEFAULT_DATA_DIR, TINY_CNN_SPACE, StudyResult, mean_spread, run_study
+from study_runs import DATASETS, TINY_CNN_SPACE, StudyResult, add_study_arguments, mean_spread, run_study
 
 from contracts.enums import Mode, PrunerName, SamplerName
 from contracts.study import StudyConfig
@@ -163,11 +154,7 @@ def print_headlines(table: dict[tuple[str, str], dict[str, float]], datasets: li
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
-    parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--trials", type=int, default=4)
-    parser.add_argument("--epochs", type=int, default=2)
-    parser.add_argument("--max-samples", type=int, default=600, help="cap on the training split")
+    add_study_arguments(parser)
     parser.add_argument("--health-weight", type=float, default=0.3)
     parser.add_argument("--datasets", default="mnist,fashion_mnist")
     parser.add_argument("--arms", default=",".join(ARMS))

@@ -29,32 +29,23 @@ of that KerasTuner method. Goal: delta >= 0 at ratio <= 1. Needs ``pip install '
 
 from __future__ import annotations
 
-import os
-import sys
-from pathlib import Path
+import bench_env
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-_CACHE_HOME = REPO_ROOT / ".hpo_home"
-os.environ.setdefault("KERAS_HOME", str(_CACHE_HOME / "keras"))
-os.environ.setdefault("MPLCONFIGDIR", str(_CACHE_HOME / "matplotlib"))
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-# Trials in this process (no child process, and its TensorFlow start, per 3 trials) and plots for the best
-# trial only: the embedded study is otherwise the product default. Both cut seconds that no method shares.
-os.environ.setdefault("HPO_TRAINER_ISOLATE_TRIALS", "false")
-os.environ.setdefault("HPO_REPORTER_TRIAL_PLOTS", "1")
-sys.path.insert(0, str(REPO_ROOT))
+bench_env.embedded_study_defaults()  # before TensorFlow is imported
 
 import argparse
 import logging
 import math
+import os
 import tempfile
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import keras
 import numpy as np
-from study_runs import DATASETS, DEFAULT_DATA_DIR, TINY_CNN_SPACE, mean_spread, run_study
+from study_runs import DATASETS, TINY_CNN_SPACE, add_study_arguments, mean_spread, run_study
 
 from contracts.enums import DatasetName, Mode, ParamType, PrunerName, SamplerName
 from contracts.search_space import ParamSpec
@@ -229,11 +220,7 @@ def _table(runs: list[Run], datasets: list[str]) -> dict[tuple[str, str], tuple[
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
-    parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--trials", type=int, default=4)
-    parser.add_argument("--epochs", type=int, default=2)
-    parser.add_argument("--max-samples", type=int, default=600, help="cap on the training split")
+    add_study_arguments(parser)
     parser.add_argument("--datasets", default="mnist,fashion_mnist")
     parser.add_argument("--methods", default=",".join(METHODS))
     args = parser.parse_args()

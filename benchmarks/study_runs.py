@@ -3,6 +3,7 @@ embedded hpo study run to its end with what the benchmarks read back from its re
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import io
 import statistics
@@ -62,6 +63,15 @@ class StudyResult:
     dead_fraction: float | None
     """Mean dead-unit share over the best trial's layers at its last epoch (probe batch)."""
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+def add_study_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options both benchmarks take: the data folder, and how many seeds, trials, epochs and samples."""
+    parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--trials", type=int, default=4)
+    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--max-samples", type=int, default=600, help="cap on the training split")
 
 
 def mean_spread(values: list[float]) -> tuple[float, float]:

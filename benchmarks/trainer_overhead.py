@@ -52,14 +52,9 @@ the machine::
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
+import bench_env
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-_CACHE_HOME = REPO_ROOT / ".hpo_home"
-os.environ.setdefault("KERAS_HOME", str(_CACHE_HOME / "keras"))
-os.environ.setdefault("MPLCONFIGDIR", str(_CACHE_HOME / "matplotlib"))
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+bench_env.use_workspace_homes()  # before TensorFlow is imported
 
 import argparse
 import contextlib
@@ -71,10 +66,12 @@ import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import keras
 import psutil
+from bench_env import REPO_ROOT, print_load
 
 from contracts.enums import DatasetName, Mode, Objective
 from contracts.events import TrialRequestedData
@@ -476,12 +473,6 @@ def print_results(
     }
     for name, value in lines.items():
         print(f"{name}={value}")
-
-
-def print_load(moment: str) -> None:
-    """The 1/5/15-minute load averages: other work on the machine skews the timings."""
-    one, five, fifteen = os.getloadavg()
-    print(f"[env] load average at {moment}: {one:.2f} {five:.2f} {fifteen:.2f} ({os.cpu_count()} CPUs)", flush=True)
 
 
 def main(argv: list[str] | None = None) -> None:
