@@ -30,21 +30,31 @@ import tempfile
 import time
 import urllib.request
 import uuid
-from collections import Counter
 from contextlib import suppress
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import optuna
 import sqlalchemy as sa
 
 from contracts.enums import DatasetName, Mode, PrunerName
-from contracts.events import Event, StudyCompleted, StudyCreated, StudyCreatedData, TrialCompleted, TrialStarted
+from contracts.events import Event, StudyCompleted, StudyCreated, StudyCreatedData
 from contracts.study import StudyConfig
 from services.runtime.bus.amqp import AmqpBus, dead_letter_queue
+from services.runtime.db.schema import trials as read_model_trials
 
 REPO = Path(__file__).resolve().parent.parent
 QUEUES = ("scheduler", "health", "reporter", "trainer.work", "bench")
+
+
+@dataclass(frozen=True)
+class TrialSpan:
+    """One trial as the read model recorded it (the times are those of its trial.started and trial.completed)."""
+
+    trainer_id: str
+    started: datetime
+    finished: datetime
 
 
 @dataclass(frozen=True)
@@ -57,25 +67,21 @@ class Breakdown:
     tail_seconds: float  # last trial.completed -> study.completed
 
     @staticmethod
-    def of(created: StudyCreated, events: list[Event], completed: StudyCompleted) -> Breakdown:
-        by_trainer: dict[str, list[Event]] = {}
-        for event in sorted(events, key=lambda e: e.time):
-            by_trainer.setdefault(str(getattr(event.data, "trainer_id", "")), []).append(event)
-        idle, durations = 0.0, []
-        for timeline in by_trainer.values():
-            for before, after in itertools.pairwise(timeline):
-                gap = (after.time - before.time).total_seconds()
-                if isinstance(before, TrialCompleted) and isinstance(after, TrialStarted):
-                    idle += gap
-                elif isinstance(before, TrialStarted) and isinstance(after, TrialCompleted):
-                    durations.append(gap)
-        starts = [e.time for e in events if isinstance(e, TrialStarted)]
-        ends = [e.time for e in events if isinstance(e, TrialCompleted)]
+    def of(created: StudyCreated, spans: list[TrialSpan], completed: StudyCompleted) -> Breakdown:
+        by_trainer: dict[str, list[TrialSpan]] = {}
+        for span in sorted(spans, key=lambda s: s.started):
+            by_trainer.setdefault(span.trainer_id, []).append(span)
+        idle = sum(
+            (after.started - before.finished).total_seconds()
+            for timeline in by_trainer.values()
+            for before, after in itertools.pairwise(timeline)
+        )
+        durations = [(span.finished - span.started).total_seconds() for span in spans]
         return Breakdown(
-            first_start_seconds=(min(starts) - created.time).total_seconds(),
+            first_start_seconds=(min(s.started for s in spans) - created.time).total_seconds(),
             idle_between_trials_seconds=idle,
             trial_seconds_mean=sum(durations) / max(len(durations), 1),
-            tail_seconds=(completed.time - max(ends)).total_seconds(),
+            tail_seconds=(completed.time - max(s.finished for s in spans)).total_seconds(),
         )
 
     def describe(self) -> str:
@@ -114,8 +120,6 @@ class Pipeline:
         self.ports: list[int] = []
         self.pids: dict[str, int] = {}
         self.cpu_seconds: dict[str, float] = {}
-        self.event_counts: Counter[str] = Counter()
-        self.observed_patterns = ["study.completed", "trial.started", "trial.completed"]
         self.env["HPO_API_TOKEN"] = "bench-" + uuid.uuid4().hex
 
     def start(self) -> None:
@@ -140,21 +144,19 @@ class Pipeline:
             time.sleep(0.2)
 
     async def run_study(self, config: StudyConfig) -> tuple[float, Breakdown]:
-        """Seconds from study.created to study.completed, by the events' own timestamps, and where they went."""
+        """Seconds from study.created to study.completed, by the events' own timestamps, and where they went.
+
+        Only ``study.completed`` is observed on the bus (observing every trial's events would add the
+        benchmark's own deliveries to RabbitMQ's CPU); the trials' times are read from the read model after."""
         bus = AmqpBus(self.amqp_url, exchange=self.exchange, queue_prefix=self.prefix)
         await bus.start()
         finished: asyncio.Future[StudyCompleted] = asyncio.get_running_loop().create_future()
-        trial_events: list[Event] = []
-        self.event_counts: Counter[str] = Counter()
 
         async def observe(event: Event) -> None:
-            self.event_counts[event.type] += 1
-            if isinstance(event, TrialStarted | TrialCompleted):
-                trial_events.append(event)
             if isinstance(event, StudyCompleted) and not finished.done():
                 finished.set_result(event)
 
-        await bus.subscribe("bench", self.observed_patterns, observe, prefetch=100)
+        await bus.subscribe("bench", ["study.completed"], observe, prefetch=1)
         created = StudyCreated(
             source="bench", study_id=uuid.uuid4().hex, data=StudyCreatedData(study_name="bench", config=config)
         )
@@ -165,7 +167,29 @@ class Pipeline:
         await bus.close()
         if completed.data.completed_trials != config.trials:
             raise RuntimeError(f"study ended with {completed.data.completed_trials} of {config.trials} trials")
-        return (completed.time - created.time).total_seconds(), Breakdown.of(created, trial_events, completed)
+        spans = self.trial_spans(created.study_id, config.trials)
+        return (completed.time - created.time).total_seconds(), Breakdown.of(created, spans, completed)
+
+    def trial_spans(self, study_id: str, trials: int, timeout: float = 60.0) -> list[TrialSpan]:
+        """Every finished trial's trainer and times, once the reporter has recorded them all."""
+        engine = sa.create_engine(self.env["HPO_DATABASE_URL"])
+        columns = read_model_trials.c
+        query = sa.select(columns.trainer_id, columns.started_at, columns.finished_at).where(
+            columns.study_id == study_id, columns.started_at.is_not(None), columns.finished_at.is_not(None)
+        )
+        deadline = time.monotonic() + timeout
+        try:
+            while True:
+                with engine.connect() as conn:
+                    rows = list(conn.execute(query).all())
+                if len(rows) >= trials or time.monotonic() > deadline:
+                    break
+                time.sleep(0.2)
+        finally:
+            engine.dispose()
+        if len(rows) < trials:
+            raise RuntimeError(f"the read model holds {len(rows)} of {trials} finished trials after {timeout:.0f} s")
+        return [TrialSpan(str(trainer), _aware(started), _aware(finished)) for trainer, started, finished in rows]
 
     async def stop(self) -> None:
         for process in self.processes:
@@ -188,6 +212,10 @@ class Pipeline:
 
 
 ORCHESTRATION = ["scheduler", "health", "reporter", "api"]
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _cpu_seconds(pid: int) -> float:
