@@ -28,6 +28,7 @@ from optuna.trial import TrialState as OptunaState
 from contracts.enums import Mode
 from contracts.pareto import ParetoPoint, knee
 from contracts.study import StudyConfig
+from services.runtime.db.liveness import ping_when_idle
 from services.scheduler.bounded_history import DEFAULT_SAMPLER_HISTORY
 from services.scheduler.optuna_internals import TrialRecord, copy_trial, frozen, live_trial, trial_id_of
 from services.scheduler.pruning import build_pruner
@@ -55,15 +56,16 @@ _storages_lock = threading.Lock()
 
 
 def open_storage(storage: str | optuna.storages.BaseStorage) -> optuna.storages.BaseStorage:
-    """One storage (one connection pool) per database URL and process, with ``pool_pre_ping`` so that a
-    restarted Postgres does not fail the next query; opening a storage costs some 30 ms (engine, schema
-    check), once instead of once per study. The first call creates Optuna's tables: the scheduler calls
-    it on start, so a study's first trial does not wait for that."""
+    """One storage (one connection pool) per database URL and process, whose connections are pinged after
+    sitting idle (``ping_when_idle``) so that a restarted Postgres does not fail the next query; opening a
+    storage costs some 30 ms (engine, schema check), once instead of once per study. The first call creates
+    Optuna's tables: the scheduler calls it on start, so a study's first trial does not wait for that."""
     if not isinstance(storage, str):
         return storage
     with _storages_lock:
         if storage not in _storages:
-            _storages[storage] = optuna.storages.RDBStorage(storage, engine_kwargs={"pool_pre_ping": True})
+            _storages[storage] = optuna.storages.RDBStorage(storage)
+            ping_when_idle(_storages[storage].engine)
         return _storages[storage]
 
 

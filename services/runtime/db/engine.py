@@ -9,6 +9,8 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.pool import StaticPool
 
+from services.runtime.db.liveness import ping_when_idle
+
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 
@@ -27,12 +29,13 @@ def create_engine_for(url: str | URL, *, echo: bool = False) -> Engine:
     SQLite: the parent folder is created, connections may be shared across threads
     (``check_same_thread=False``; the repository runs in ``asyncio.to_thread``), and every
     connection turns on WAL journaling, foreign keys and a busy timeout. An in-memory database
-    keeps one shared connection, so every thread sees the same data. Other backends get
-    ``pool_pre_ping`` so a restarted server does not fail the first query.
+    keeps one shared connection, so every thread sees the same data. Other backends ping a pooled
+    connection that sat idle before using it (``liveness.ping_when_idle``), so a restarted server does
+    not fail the first query.
     """
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(parsed, echo=echo, pool_pre_ping=True)
+        return ping_when_idle(create_engine(parsed, echo=echo))
     database = parsed.database or ""
     in_memory = database in ("", ":memory:") or database.startswith("file::memory:")
     if not in_memory and not database.startswith("file:"):
