@@ -7,12 +7,13 @@ parameter's distribution against earlier trials) and one per attribute when it i
 queries per trial, which capped the scheduler below the rate eight trainers finish half-second trials.
 ``TrialRecord`` writes the same rows into Optuna's own tables (its models' ``__table__``, so the schema
 is always the installed Optuna's) with SQLAlchemy Core statements: a new trial with all its parameters
-and attributes in one transaction of five statements, each epoch's intermediate value in one of three,
-and its end (attributes, value, state) in another of four; the ORM's unit of work cost as much CPU again
-as the statements themselves. Whatever it writes reads back through Optuna's public API;
-``tests/contract/optuna_record`` checks that on SQLite and Postgres, with Optuna 4.x and 5.x (the
-models are an internal module of Optuna, hence the ``optuna<6`` pin: check a new major with that suite
-first). Storage that is not a database (``InMemoryStorage``, journal files) gets the public API instead.
+and attributes in one transaction of five statements, each epoch's intermediate value in one of two,
+and its end (state, attributes, value) in another of three (``ON CONFLICT`` upserts on Postgres and
+SQLite); the ORM's unit of work cost as much CPU again as the statements themselves. Whatever it
+writes reads back through Optuna's public API; ``tests/contract/optuna_record`` checks that on SQLite
+and Postgres, with Optuna 4.x and 5.x (the models are an internal module of Optuna, hence the
+``optuna<6`` pin: check a new major with that suite first). Storage that is not a database
+(``InMemoryStorage``, journal files) gets the public API instead.
 
 The functions below are the other private handles the scheduler needs: a study's storage and id,
 a trial's storage id, and copying a trial into another study (the scheduler's in-memory sampling copy).
@@ -38,6 +39,7 @@ from optuna.storages._rdb.storage import _create_scoped_session
 from optuna.trial import FrozenTrial
 from optuna.trial import TrialState as OptunaState
 from sqlalchemy import Table, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 _TRIALS: Table = models.TrialModel.__table__
 _STUDIES: Table = models.StudyModel.__table__
@@ -135,19 +137,17 @@ class TrialRecord:
         return sorted(self.running_ids())
 
     def report(self, trial_id: int, step: int, value: float) -> None:
-        """One intermediate value (a step reported again replaces it), in one transaction of three statements
+        """One intermediate value (a step reported again replaces it), in one transaction of two statements
         (Optuna's ORM path costs several times the CPU, once per epoch of every trial). Raises
         ``UpdateFinishedTrialError`` when the trial has ended (nothing is written then)."""
         if self._rdb is None:
             self._storage.set_trial_intermediate_value(trial_id, step, value)
             return
         stored, kind = models.TrialIntermediateValueModel.intermediate_value_to_stored_repr(value)
-        row = {"intermediate_value": stored, "intermediate_value_type": kind}
+        row = {"trial_id": trial_id, "step": step, "intermediate_value": stored, "intermediate_value_type": kind}
         with self._rdb.engine.begin() as conn:
             _lock_unfinished(conn, trial_id)
-            this_step = (_INTERMEDIATE.c.trial_id == trial_id) & (_INTERMEDIATE.c.step == step)
-            if conn.execute(update(_INTERMEDIATE).where(this_step).values(row)).rowcount == 0:
-                conn.execute(insert(_INTERMEDIATE).values(trial_id=trial_id, step=step, **row))
+            _upsert_rows(conn, _INTERMEDIATE, [row], ("trial_id", "step"))
 
     def finish(
         self, trial_id: int, state: OptunaState, value: float | Sequence[float] | None, attrs: Mapping[str, Any]
@@ -161,29 +161,47 @@ class TrialRecord:
                 self._storage.set_trial_user_attr(trial_id, key, attr)
             self._storage.set_trial_state_values(trial_id, state, values)
             return
+        ended = {"state": state, _COMPLETE_COLUMN: stored_datetime(datetime.now(), _COMPLETE_COLUMN)}
         with self._rdb.engine.begin() as conn:
-            _lock_unfinished(conn, trial_id)
-            existing = set(
-                conn.execute(
-                    select(_USER_ATTRS.c.key).where(_USER_ATTRS.c.trial_id == trial_id, _USER_ATTRS.c.key.in_(attrs))
-                ).scalars()
-            )
-            for key in existing:
-                conn.execute(
-                    update(_USER_ATTRS)
-                    .where(_USER_ATTRS.c.trial_id == trial_id, _USER_ATTRS.c.key == key)
-                    .values(value_json=json.dumps(attrs[key]))
-                )
-            new = _attribute_rows(trial_id, {k: v for k, v in attrs.items() if k not in existing})
-            if new:
-                conn.execute(insert(_USER_ATTRS), new)
+            # The state goes first: the update locks the row, and ends only a trial that had not ended.
+            unfinished = _TRIALS.c.state.in_((OptunaState.RUNNING, OptunaState.WAITING))
+            changed = conn.execute(update(_TRIALS).where(_TRIALS.c.trial_id == trial_id, unfinished).values(ended))
+            if changed.rowcount == 0:
+                _lock_unfinished(conn, trial_id)  # raises: the trial is unknown or has ended
+                raise UpdateFinishedTrialError(f"trial id {trial_id} is in no state that can end")
+            _upsert_rows(conn, _USER_ATTRS, _attribute_rows(trial_id, attrs), ("trial_id", "key"))
+            rows = []
             for objective, one in enumerate(values or []):
                 stored, kind = models.TrialValueModel.value_to_stored_repr(one)
-                conn.execute(
-                    insert(_VALUES).values(trial_id=trial_id, objective=objective, value=stored, value_type=kind)
-                )
-            ended = {"state": state, _COMPLETE_COLUMN: stored_datetime(datetime.now(), _COMPLETE_COLUMN)}
-            conn.execute(update(_TRIALS).where(_TRIALS.c.trial_id == trial_id).values(ended))
+                rows.append({"trial_id": trial_id, "objective": objective, "value": stored, "value_type": kind})
+            if rows:
+                conn.execute(insert(_VALUES), rows)
+
+
+def _upsert_rows(conn: sqlalchemy.Connection, table: Table, rows: list[dict[str, Any]], keys: tuple[str, ...]) -> None:
+    """Insert ``rows``, replacing the non-key columns of any whose ``keys`` exist: one statement on Postgres and
+    SQLite (``ON CONFLICT``), an update then an insert where it missed, row by row, elsewhere."""
+    if not rows:
+        return
+    columns = [name for name in rows[0] if name not in keys]
+    dialect = conn.dialect.name
+    if dialect in ("postgresql", "sqlite"):
+        native = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+        excluded = native.excluded
+        conn.execute(native.on_conflict_do_update(index_elements=keys, set_={c: excluded[c] for c in columns}), rows)
+    else:
+        upsert_rows_one_by_one(conn, table, rows, keys)
+
+
+def upsert_rows_one_by_one(
+    conn: sqlalchemy.Connection, table: Table, rows: list[dict[str, Any]], keys: tuple[str, ...]
+) -> None:
+    """``_upsert_rows`` for a database without ``ON CONFLICT`` (MySQL): an update, then an insert if it missed."""
+    columns = [name for name in rows[0] if name not in keys] if rows else []
+    for row in rows:
+        this = sqlalchemy.and_(*(table.c[key] == row[key] for key in keys))
+        if conn.execute(update(table).where(this).values({c: row[c] for c in columns})).rowcount == 0:
+            conn.execute(insert(table).values(row))
 
 
 def _lock_unfinished(conn: sqlalchemy.Connection, trial_id: int) -> None:

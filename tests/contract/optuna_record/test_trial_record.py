@@ -14,7 +14,13 @@ from optuna.trial import TrialState
 
 from contracts.enums import PrunerName
 from contracts.study import StudyConfig
-from services.scheduler.optuna_internals import TrialRecord, frozen, storage_of, trial_id_of
+from services.scheduler.optuna_internals import (
+    TrialRecord,
+    frozen,
+    storage_of,
+    trial_id_of,
+    upsert_rows_one_by_one,
+)
 from services.scheduler.study_runner import StudyRunner, open_storage
 
 DISTRIBUTIONS = {
@@ -72,6 +78,30 @@ def test_finishing_a_finished_trial_raises_and_changes_nothing(database_url: str
         "nested": {"a": [1, 2.5, None]},
         "why": "first",
     }
+
+
+def test_finishing_or_reporting_an_unknown_trial_raises_key_error(database_url: str) -> None:
+    record = TrialRecord(optuna.create_study(storage=open_storage(database_url)))
+    with pytest.raises(KeyError):
+        record.finish(10_000, TrialState.COMPLETE, 1.0, {"why": "none"})
+    with pytest.raises(KeyError):
+        record.report(10_000, 1, 0.5)
+
+
+def test_the_row_by_row_upsert_for_other_databases_replaces_and_adds(database_url: str) -> None:
+    """The path a database without ``ON CONFLICT`` (MySQL) takes, run here on SQLite and Postgres."""
+    durable = optuna.create_study(storage=open_storage(database_url))
+    trial_id, _ = TrialRecord(durable).create(_asked(optuna.create_study()))
+    rows = [
+        {"trial_id": trial_id, "key": "trial_id", "value_json": '"replaced"'},
+        {"trial_id": trial_id, "key": "added", "value_json": "7"},
+    ]
+    table = optuna.storages._rdb.models.TrialUserAttributeModel.__table__
+    storage = open_storage(database_url)
+    assert isinstance(storage, optuna.storages.RDBStorage)
+    with storage.engine.begin() as conn:
+        upsert_rows_one_by_one(conn, table, rows, ("trial_id", "key"))
+    assert frozen(durable, trial_id).user_attrs == {"trial_id": "replaced", "nested": {"a": [1, 2.5, None]}, "added": 7}
 
 
 def test_intermediate_values_read_back_replaced_and_refused_once_the_trial_ended(database_url: str) -> None:
