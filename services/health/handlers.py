@@ -1,7 +1,9 @@
 """The health service's event handlers: small async functions taking the event and ``HealthDeps``.
 
 - ``trial.epoch_completed``: record the epoch, publish a running assessment (``final=False``) and
-  every alert not yet published for that trial.
+  every alert not yet published for that trial. The planned last epoch (``max_epochs``) gets no running
+  assessment: the final one follows with ``trial.completed`` (one event fewer per trial, seen by the
+  scheduler, reporter and every API process; nothing prunes at the last epoch).
 - ``trial.completed``: publish the final assessment (``final=True``) with the trial's metrics, even
   when no epoch was seen (the scheduler waits for it in health mode), then forget the trial.
 - ``trial.pruned`` / ``trial.failed``: publish a final assessment when at least one epoch was seen,
@@ -61,8 +63,9 @@ async def on_epoch_completed(event: TrialEpochCompleted, deps: HealthDeps) -> No
     if trial is None:
         raise StaleEvent(f"epoch {event.data.telemetry.epoch} of trial {trial_id}, which ended or is foreign")
     deps.metrics.study_seen(event.study_id)
-    assessment = assess(trial.epochs, None, deps.weights)
-    await _publish_assessment(event, trial.trial_number, trial.epochs[-1].epoch, False, assessment, deps)
+    if event.data.telemetry.epoch < event.data.max_epochs:
+        assessment = assess(trial.epochs, None, deps.weights)
+        await _publish_assessment(event, trial.trial_number, trial.epochs[-1].epoch, False, assessment, deps)
     in_order = trial.epochs[-1].epoch == event.data.telemetry.epoch
     for alert in latest_alerts(trial.epochs) if in_order else detect_alerts(trial.epochs):
         key = alert_key(alert)

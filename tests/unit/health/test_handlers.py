@@ -109,6 +109,18 @@ async def test_epochs_then_completion_publish_assessments_and_deduped_alerts(bus
     assert await bus.dead_letters("health") == []
 
 
+async def test_the_last_planned_epoch_gets_no_running_assessment_the_final_one_follows(bus, published, epoch, metrics):
+    for number in range(1, 6):  # max_epochs=5
+        await bus.publish(_epoch_event("trial-last", epoch(number, loss=1.0 / number, val_loss=1.0 / number)))
+    await bus.wait_idle()
+    assessments = [e for e in published if isinstance(e, TrialHealthAssessed)]
+    assert [(a.data.epoch, a.data.final) for a in assessments] == [(1, False), (2, False), (3, False), (4, False)]
+    await bus.publish(trial_completed(STUDY, "trial-last", metrics(), trial_number=3, trainer_id="tr-1", source="t"))
+    await bus.wait_idle()
+    final = [e for e in published if isinstance(e, TrialHealthAssessed)][-1]
+    assert (final.data.epoch, final.data.final) == (5, True)
+
+
 async def test_completion_without_epochs_still_gets_a_final_assessment(bus, published, metrics):
     event = trial_completed(
         STUDY, "trial-b", metrics(epochs_trained=4), trial_number=7, trainer_id="tr-1", source="trainer"
