@@ -1,7 +1,8 @@
 """Projections: one small async handler per event type, keeping the read models current.
 
-Each handler applies its writes through ``ReadModelRepository.run_once``: the writes and the
-event id land in one transaction, so a redelivered event changes nothing. Trial states only move
+Each handler applies its writes through ``GroupCommit.run_once`` (``group_commit``): the writes and
+the event id land in one transaction (with whatever other events are waiting), so a redelivered event
+changes nothing. Trial states only move
 forward (requested -> running -> completed | pruned | failed), whatever order events arrive in.
 ``study.completed`` also builds the results and announces them (``artifact.stored``,
 ``report.ready``); its event id is recorded only after the bundle is out, so a crash half-way
@@ -38,6 +39,7 @@ from contracts.events import (
     TrialStarted,
 )
 from services.reporter.build import BuiltResults, build_results
+from services.reporter.group_commit import GroupCommit
 from services.reporter.scoring import ScoringRule, is_health_final, score_trial
 from services.reporter.settings import ReporterSettings
 from services.runtime.artifacts.port import ArtifactStore
@@ -77,12 +79,17 @@ class ReporterDeps:
     repository: ReadModelRepository
     artifacts: ArtifactStore
     settings: ReporterSettings
+    writer: GroupCommit = field(init=False)
+    """Every projection's writes go through it, in the order the events were delivered."""
     scoring_rules: dict[str, ScoringRule] = field(default_factory=dict)
     """Each study's scoring rule once read (``_scoring_rule``), oldest first."""
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "writer", GroupCommit(self.repository, CONSUMER))
+
 
 async def _once(event: EventEnvelope, deps: ReporterDeps, apply: Apply) -> bool:
-    return await asyncio.to_thread(deps.repository.run_once, CONSUMER, event.id, apply)
+    return await deps.writer.run_once(event.id, apply)
 
 
 async def _once_for_trial(event: EventEnvelope, deps: ReporterDeps, apply: TrialApply) -> bool:
@@ -393,14 +400,15 @@ async def on_study_completed(event: StudyCompleted, deps: ReporterDeps) -> None:
     if await asyncio.to_thread(repo.is_processed, CONSUMER, event.id):
         return
     counts = {"completed": data.completed_trials, "pruned": data.pruned_trials, "failed": data.failed_trials}
-    known = await asyncio.to_thread(
-        repo.set_study_state,
-        event.study_id,
-        data.state.value,
-        reason=data.reason or None,
-        completed_at=event.time,
-        best_trial_id=data.best_trial_id,
-        counts=counts,
+    known = await deps.writer.run(  # after the writes of every event delivered before it
+        lambda bound: bound.set_study_state(
+            event.study_id,
+            data.state.value,
+            reason=data.reason or None,
+            completed_at=event.time,
+            best_trial_id=data.best_trial_id,
+            counts=counts,
+        )
     )
     if not known:
         raise RetryableError(f"study {event.study_id} completed before the reporter saw it created")

@@ -116,6 +116,29 @@ class ReadModelRepository:
             apply(self._bound(conn))
         return True
 
+    def run_batch(
+        self, consumer: str, work: Sequence[tuple[str | None, Callable[[ReadModelRepository], Any]]]
+    ) -> list[Any]:
+        """``run_once`` for several events in one transaction, in order: each item's writes apply only when its
+        event id (None: none to record) was not processed yet. Returns, per item, whether it applied (for an
+        event id) or what its writes returned (for None). Any exception rolls back the whole batch."""
+        if self._conn is not None:
+            raise RuntimeError("run_batch cannot be nested")
+        with self._write() as conn:
+            fresh = _insert_processed_many(conn, consumer, [event_id for event_id, _ in work if event_id is not None])
+            bound = self._bound(conn)
+            results: list[Any] = []
+            for event_id, apply in work:
+                if event_id is None:
+                    results.append(apply(bound))
+                elif event_id in fresh:
+                    fresh.discard(event_id)  # the same event twice in one batch applies once
+                    apply(bound)
+                    results.append(True)
+                else:
+                    results.append(False)
+            return results
+
     def mark_processed(self, consumer: str, event_id: str) -> bool:
         """Record that ``consumer`` handled ``event_id``; False when it already had."""
         with self._write() as conn:
@@ -493,6 +516,27 @@ def _trials_of(study_id: str, state: str | None, *columns: Any) -> Select[Any]:
 def _insert_processed(conn: Connection, consumer: str, event_id: str) -> bool:
     values = {"consumer": consumer, "event_id": event_id, "processed_at": datetime.now(UTC)}
     return _upsert(conn, processed_events, values, ("consumer", "event_id"), ()) > 0
+
+
+def _insert_processed_many(conn: Connection, consumer: str, event_ids: Sequence[str]) -> set[str]:
+    """Record ``event_ids`` as processed by ``consumer``; the ones that were not recorded before."""
+    if not event_ids:
+        return set()
+    dialect = conn.dialect.name
+    if dialect not in ("sqlite", "postgresql"):
+        return {event_id for event_id in dict.fromkeys(event_ids) if _insert_processed(conn, consumer, event_id)}
+    now = datetime.now(UTC)
+    rows = [{"consumer": consumer, "event_id": event_id, "processed_at": now} for event_id in dict.fromkeys(event_ids)]
+    return {str(event_id) for event_id in conn.execute(_processed_insert(dialect), rows).scalars()}
+
+
+@lru_cache(maxsize=4)
+def _processed_insert(dialect: str) -> Executable:
+    """``INSERT ... ON CONFLICT DO NOTHING RETURNING event_id`` into ``processed_events``: many rows, one
+    statement (SQLAlchemy sends them as one multi-row insert), answering which were new."""
+    stmt = (sqlite.insert if dialect == "sqlite" else postgresql.insert)(processed_events)
+    conflict = stmt.on_conflict_do_nothing(index_elements=["consumer", "event_id"])
+    return conflict.returning(processed_events.c.event_id)
 
 
 def _upsert(
