@@ -1,12 +1,18 @@
-"""Live events fan-out: one bus subscription per API process, one bounded queue per listening client.
+"""Live events fan-out: one bus subscription per API process while anyone listens, one bounded queue per
+listening client.
 
 The hub binds its own exclusive queue (``api.<instance>``) to every event type it forwards (not heartbeats
-or controls), so each API replica sees every such event. Events go only to listeners of their study. A slow
-client cannot grow memory: when its queue is full the oldest event is dropped and the client is told how many
-it missed. The latest
+or controls), so each API replica sees every such event, but only while it has listeners: the first
+client to connect subscribes it (before the client's snapshot is read, so nothing is missed), and it
+unsubscribes ``idle_seconds`` after the last one left. An API replica nobody watches thus costs RabbitMQ
+and itself nothing per event (it took every event of every study before: some 10% of the pipeline's
+CPU per trial). Events go only to listeners of their study. A slow client cannot grow memory: when its
+queue is full the oldest event is dropped and the client is told how many it missed. The latest
 ``recent_size`` events of the ``recent_studies`` latest studies are kept so that a client reconnecting
-with ``Last-Event-ID`` gets what it missed (``replay_after``). Lifecycle events
-of a trial the hub saw end already (a superseded attempt's) are not forwarded (``fencing``).
+with ``Last-Event-ID`` gets what it missed (``replay_after``); the buffer is cleared when the hub
+unsubscribes, so a client back after a longer absence is told its replay is incomplete, never handed
+one with a gap. Lifecycle events of a trial the hub saw end already (a superseded attempt's) are not
+forwarded (``fencing``).
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ import contextlib
 import logging
 import uuid
 from collections import OrderedDict, deque
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 from contracts.events import EVENT_TYPES, Event
@@ -32,6 +38,8 @@ FORWARDED_TYPES = tuple(t for t in EVENT_TYPES if t not in IGNORED_TYPES)
 """What the hub's queue is bound to: heartbeats and controls (one per epoch with a pruner) never reach it."""
 FINAL_TYPES = frozenset({"report.ready"})
 ENDED_TRIALS_KEPT = 100_000
+IDLE_SECONDS = 300.0
+"""How long the hub stays subscribed after its last listener left: a client reconnecting within it replays."""
 
 
 @dataclass(eq=False)
@@ -71,6 +79,11 @@ class EventHub:
     """Events kept per study for ``Last-Event-ID`` replay."""
     recent_studies: int = 200
     _recent: OrderedDict[str, deque[Event]] = field(default_factory=OrderedDict)
+    idle_seconds: float = IDLE_SECONDS
+    _bus: Bus | None = None
+    _subscribing: asyncio.Lock = field(default_factory=asyncio.Lock)
+    _idle_timer: asyncio.TimerHandle | None = None
+    _unsubscribing: asyncio.Task[None] | None = None
 
     @property
     def queue_name(self) -> str:
@@ -78,22 +91,52 @@ class EventHub:
 
     @property
     def listening(self) -> bool:
+        """Started: streams can be opened (the bus subscription itself exists only while someone listens)."""
+        return self._bus is not None
+
+    @property
+    def subscribed(self) -> bool:
         return self._subscription is not None
 
     async def start(self, bus: Bus) -> None:
-        if self._subscription is None:
-            self._subscription = await bus.subscribe(
-                self.queue_name, list(FORWARDED_TYPES), self.dispatch, prefetch=64, exclusive=True
-            )
+        self._bus = bus
 
     async def stop(self) -> None:
         """Unsubscribe and end every open stream."""
-        subscription, self._subscription = self._subscription, None
-        if subscription is not None:
-            await subscription.cancel()
+        self._bus = None
+        self._cancel_idle_timer()
+        await self._unsubscribe()
         for listeners in self._listeners.values():
             for listener in listeners:
                 listener.offer(None)
+
+    async def subscribe(self) -> None:
+        """Subscribe to the bus now unless subscribed (a stream route calls it before answering, so that a bus
+        that cannot be reached is a 503, not a broken stream); ``listen`` does it too."""
+        async with self._subscribing:
+            if self._unsubscribing is not None:
+                await self._unsubscribing  # an idle unsubscribe still closing: resubscribe after it
+            if self._subscription is None and self._bus is not None:
+                self._subscription = await self._bus.subscribe(
+                    self.queue_name, list(FORWARDED_TYPES), self.dispatch, prefetch=64, exclusive=True
+                )
+
+    async def _unsubscribe(self) -> None:
+        subscription, self._subscription = self._subscription, None
+        self._recent.clear()  # what it would replay now has a gap: a reconnecting client is told so
+        if subscription is not None:
+            await subscription.cancel()
+
+    def _cancel_idle_timer(self) -> None:
+        if self._idle_timer is not None:
+            self._idle_timer.cancel()
+            self._idle_timer = None
+
+    def _idle(self) -> None:
+        self._idle_timer = None
+        if not self._listeners and self._subscription is not None:
+            self._unsubscribing = asyncio.create_task(self._unsubscribe(), name=f"hub-idle:{self.instance}")
+            self._unsubscribing.add_done_callback(lambda _: setattr(self, "_unsubscribing", None))
 
     async def cancel(self) -> None:
         """The ``Subscription`` protocol: a ``RunningService`` stops the hub with its subscriptions."""
@@ -133,11 +176,14 @@ class EventHub:
                 return recent[index + 1 :]
         return None
 
-    @contextlib.contextmanager
-    def listen(self, study_id: str) -> Iterator[Listener]:
+    @contextlib.asynccontextmanager
+    async def listen(self, study_id: str) -> AsyncIterator[Listener]:
+        """One client's feed; subscribes the hub first if nobody was listening."""
         listener = Listener(study_id, asyncio.Queue(maxsize=self.queue_size))
         self._listeners.setdefault(study_id, set()).add(listener)
+        self._cancel_idle_timer()
         try:
+            await self.subscribe()
             yield listener
         finally:
             listeners = self._listeners.get(study_id)
@@ -145,6 +191,8 @@ class EventHub:
                 listeners.discard(listener)
                 if not listeners:
                     del self._listeners[study_id]
+            if not self._listeners and self._bus is not None:
+                self._idle_timer = asyncio.get_running_loop().call_later(self.idle_seconds, self._idle)
 
     def listener_count(self, study_id: str | None = None) -> int:
         if study_id is not None:

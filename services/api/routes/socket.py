@@ -20,7 +20,7 @@ from services.api.auth import authenticate
 from services.api.context import ApiContext
 from services.api.principal import ANONYMOUS_READER, Principal
 from services.api.routes.common import JobId
-from services.api.routes.stream import feed_items
+from services.api.routes.stream import feed_items, subscribed
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["stream"])
@@ -46,6 +46,11 @@ async def live_socket(
         return
     if not ctx.hub.listening:
         await websocket.close(code=1013, reason="the live stream is not running in this API process")
+        return
+    try:
+        await subscribed(ctx)
+    except HTTPException as exc:
+        await websocket.close(code=1013, reason=str(exc.detail)[:120])
         return
     feed = feed_items(ctx, job_id, viewer, last_event_id)
     try:

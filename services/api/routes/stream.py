@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated
@@ -32,6 +33,7 @@ from services.api.routes.common import JobId, errors
 from services.api.routes.download import bundle_key
 from services.api.stream import FINAL_TYPES, Listener
 
+log = logging.getLogger(__name__)
 router = APIRouter(tags=["stream"])
 LastEventId = Annotated[str | None, Query(max_length=128, description="Replay the events after this id first.")]
 
@@ -64,9 +66,19 @@ async def events(
     await ctx.job(job_id, viewer)
     if not ctx.hub.listening:
         raise HTTPException(503, "the live stream is not running in this API process")
+    await subscribed(ctx)
     headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
     feed = feed_items(ctx, job_id, viewer, last_event_id_header or last_event_id)
     return StreamingResponse(_as_sse(feed), media_type="text/event-stream", headers=headers)
+
+
+async def subscribed(ctx: ApiContext) -> None:
+    """The hub subscribed to the bus, or a 503 that says the bus cannot be reached."""
+    try:
+        await ctx.hub.subscribe()
+    except Exception as exc:
+        log.warning("the live stream could not subscribe to the event bus: %s", exc)
+        raise HTTPException(503, "the live stream cannot reach the event bus right now; retry shortly") from exc
 
 
 async def _as_sse(items: AsyncIterator[Item | None]) -> AsyncIterator[str]:
@@ -78,7 +90,7 @@ async def feed_items(
     ctx: ApiContext, job_id: str, viewer: Principal, last_event_id: str | None
 ) -> AsyncIterator[Item | None]:
     """The items of one job's live feed (``None``: nothing happened for a keepalive interval)."""
-    with ctx.hub.listen(job_id) as listener:  # listen first: nothing published meanwhile is missed
+    async with ctx.hub.listen(job_id) as listener:  # listen first: nothing published meanwhile is missed
         job, _ = await ctx.job(job_id, viewer)
         yield Item("snapshot", job.model_dump_json())
         replayed: set[str] = set()

@@ -145,12 +145,74 @@ async def test_the_hubs_queue_gets_every_streamed_event_type_but_never_heartbeat
     hub = CountingHub()
     await hub.start(bus)
     try:
-        for event in [*trial_events("s1"), *end_events("s1")]:
-            await bus.publish(event)
-        await bus.wait_idle()
+        async with hub.listen("s1"):
+            for event in [*trial_events("s1"), *end_events("s1")]:
+                await bus.publish(event)
+            await bus.wait_idle()
     finally:
         await hub.stop()
         await bus.close()
     assert "trial.heartbeat" in {e.type for e in trial_events("s1")}  # published, and never delivered
     assert delivered == [e.type for e in [*trial_events("s1"), *end_events("s1")] if e.type != "trial.heartbeat"]
     assert set(FORWARDED_TYPES) == set(EVENT_TYPES) - {"trial.heartbeat", "trial.control"}
+
+
+async def test_the_hub_takes_events_only_while_someone_listens_and_for_its_idle_time_after() -> None:
+    class CountingHub(EventHub):
+        async def dispatch(self, event: Event) -> None:
+            delivered.append(event.id)
+            await super().dispatch(event)
+
+    delivered: list[str] = []
+    bus = InMemoryBus()
+    await bus.start()
+    hub = CountingHub(idle_seconds=0.2)
+    await hub.start(bus)
+    try:
+        assert hub.listening and not hub.subscribed
+        unwatched = trial_events("s1", 0)
+        for event in unwatched:
+            await bus.publish(event)
+        await bus.wait_idle()
+        assert delivered == []  # nobody listened: the hub had no queue, nothing reached it
+        async with hub.listen("s1") as listener:
+            assert hub.subscribed
+            watched = trial_events("s1", 1)
+            for event in watched:
+                await bus.publish(event)
+            await bus.wait_idle()
+            assert [listener.queue.get_nowait().id for _ in range(listener.queue.qsize())] == [
+                e.id for e in watched if e.type != "trial.heartbeat"
+            ]
+        assert hub.subscribed  # the idle time: a client reconnecting now still replays
+        assert hub.replay_after("s1", watched[0].id) is not None
+        await eventually(lambda: not hub.subscribed, "the idle hub to unsubscribe", timeout=5.0)
+        assert hub.replay_after("s1", watched[0].id) is None  # a replay would have a gap: it is refused
+        count = len(delivered)
+        for event in trial_events("s1", 2):
+            await bus.publish(event)
+        await bus.wait_idle()
+        assert len(delivered) == count
+        async with hub.listen("s1"):  # the next client subscribes it again
+            assert hub.subscribed
+    finally:
+        await hub.stop()
+        await bus.close()
+    assert not hub.subscribed
+
+
+async def test_a_client_reconnecting_before_the_idle_time_ends_keeps_the_subscription() -> None:
+    bus = InMemoryBus()
+    await bus.start()
+    hub = EventHub(idle_seconds=0.3)
+    await hub.start(bus)
+    try:
+        async with hub.listen("s1"):
+            pass
+        await asyncio.sleep(0.15)
+        async with hub.listen("s1"):
+            await asyncio.sleep(0.3)  # past the first idle deadline: the reconnect cancelled it
+            assert hub.subscribed
+    finally:
+        await hub.stop()
+        await bus.close()

@@ -30,10 +30,12 @@ async def _until_listening(api: Api, job_id: str) -> None:
 
 async def test_last_event_id_replays_the_missed_events_then_goes_live(api: Api) -> None:
     seed_study(api.repo, "s1")
+    hub: EventHub = api.app.state.hpo.hub
     missed = trial_events("s1")  # started, heartbeat (never streamed), epoch, alert
-    for event in missed:
-        await api.bus.publish(event)
-    await api.bus.wait_idle()
+    async with hub.listen("s1"):  # the client's earlier connection, which dropped after the first event
+        for event in missed:
+            await api.bus.publish(event)
+        await api.bus.wait_idle()
     task = asyncio.create_task(api.client.get("/jobs/s1/events", headers={"Last-Event-ID": missed[0].id}))
     await _until_listening(api, "s1")
     for event in end_events("s1"):
@@ -56,9 +58,10 @@ async def test_an_id_older_than_the_buffer_says_the_replay_is_incomplete(api: Ap
     hub: EventHub = api.app.state.hpo.hub
     hub.recent_size = 2
     events = [*trial_events("s1", 0), *trial_events("s1", 1)]
-    for event in events:
-        await api.bus.publish(event)
-    await api.bus.wait_idle()
+    async with hub.listen("s1"):
+        for event in events:
+            await api.bus.publish(event)
+        await api.bus.wait_idle()
     assert [e.type for e in hub.replay_after("s1", events[6].id) or []] == ["trial.health_alert"]
     assert hub.replay_after("s1", events[0].id) is None  # dropped from the bounded buffer
     task = asyncio.create_task(api.client.get("/jobs/s1/events", params={"last_event_id": events[0].id}))
