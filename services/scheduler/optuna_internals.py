@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import bisect
 import copy
+import functools
 import heapq
 import json
 from collections.abc import Container, Mapping, Sequence
@@ -183,14 +184,21 @@ def _upsert_rows(conn: sqlalchemy.Connection, table: Table, rows: list[dict[str,
     SQLite (``ON CONFLICT``), an update then an insert where it missed, row by row, elsewhere."""
     if not rows:
         return
-    columns = [name for name in rows[0] if name not in keys]
     dialect = conn.dialect.name
     if dialect in ("postgresql", "sqlite"):
-        native = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
-        excluded = native.excluded
-        conn.execute(native.on_conflict_do_update(index_elements=keys, set_={c: excluded[c] for c in columns}), rows)
+        columns = tuple(name for name in rows[0] if name not in keys)
+        conn.execute(_native_upsert(dialect, table, keys, columns), rows)
     else:
         upsert_rows_one_by_one(conn, table, rows, keys)
+
+
+@functools.lru_cache(maxsize=32)
+def _native_upsert(dialect: str, table: Table, keys: tuple[str, ...], columns: tuple[str, ...]) -> Any:
+    """``INSERT ... ON CONFLICT (keys) DO UPDATE`` of ``columns``, built once per shape (building ``excluded``
+    cost more CPU than running the statement)."""
+    native = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+    excluded = native.excluded
+    return native.on_conflict_do_update(index_elements=list(keys), set_={c: excluded[c] for c in columns})
 
 
 def upsert_rows_one_by_one(
