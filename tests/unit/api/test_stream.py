@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 from contracts.events import EVENT_TYPES, Event, EventEnvelope
 from services.api.stream import FORWARDED_TYPES, EventHub, Listener
@@ -134,15 +135,20 @@ async def test_stopping_the_hub_ends_open_streams(api: Api) -> None:
     assert json.loads(frames[-1][1])["reason"] == "server shutting down"
 
 
-async def test_the_hubs_queue_gets_every_streamed_event_type_but_never_heartbeats_or_controls() -> None:
-    class CountingHub(EventHub):
-        async def dispatch(self, event: Event) -> None:
-            delivered.append(event.type)
-            await super().dispatch(event)
+@dataclass
+class RecordingHub(EventHub):
+    """An ``EventHub`` that records every event the bus delivered to it."""
 
-    delivered: list[str] = []
+    delivered: list[Event] = field(default_factory=list)
+
+    async def dispatch(self, event: Event) -> None:
+        self.delivered.append(event)
+        await super().dispatch(event)
+
+
+async def test_the_hubs_queue_gets_every_streamed_event_type_but_never_heartbeats_or_controls() -> None:
     bus = InMemoryBus()
-    hub = CountingHub()
+    hub = RecordingHub()
     await hub.start(bus)
     try:
         async with hub.listen("s1"):
@@ -153,20 +159,17 @@ async def test_the_hubs_queue_gets_every_streamed_event_type_but_never_heartbeat
         await hub.stop()
         await bus.close()
     assert "trial.heartbeat" in {e.type for e in trial_events("s1")}  # published, and never delivered
-    assert delivered == [e.type for e in [*trial_events("s1"), *end_events("s1")] if e.type != "trial.heartbeat"]
+    assert [e.type for e in hub.delivered] == [
+        e.type for e in [*trial_events("s1"), *end_events("s1")] if e.type != "trial.heartbeat"
+    ]
     assert set(FORWARDED_TYPES) == set(EVENT_TYPES) - {"trial.heartbeat", "trial.control"}
 
 
 async def test_the_hub_takes_events_only_while_someone_listens_and_for_its_idle_time_after() -> None:
-    class CountingHub(EventHub):
-        async def dispatch(self, event: Event) -> None:
-            delivered.append(event.id)
-            await super().dispatch(event)
-
-    delivered: list[str] = []
     bus = InMemoryBus()
     await bus.start()
-    hub = CountingHub(idle_seconds=0.2)
+    hub = RecordingHub(idle_seconds=0.2)
+    delivered = hub.delivered
     await hub.start(bus)
     try:
         assert hub.listening and not hub.subscribed
