@@ -58,7 +58,7 @@ def create_app(
         artifacts=artifacts,
         settings=settings,
         datasets=datasets_catalog or ContractsCatalog(),
-        hub=hub or EventHub(queue_size=settings.stream_queue_size),
+        hub=hub or EventHub(queue_size=settings.stream_queue_size, idle_seconds=settings.stream_idle_seconds),
         tokens=TokenRepository(repository.engine),
         failed_attempts=FailedAttempts(settings.failed_auth_limit),
     )

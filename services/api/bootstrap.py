@@ -58,7 +58,7 @@ async def start(
     datasets_catalog: DatasetCatalog | None = None,
 ) -> RunningApi:
     """Subscribe the hub, listen on ``settings.host:settings.port`` and serve until ``stop()``."""
-    hub = EventHub(queue_size=settings.stream_queue_size)
+    hub = EventHub(queue_size=settings.stream_queue_size, idle_seconds=settings.stream_idle_seconds)
     app = create_app(bus, repository, artifacts, settings, datasets_catalog=datasets_catalog, hub=hub)
     sock = _bind(settings.host, settings.port)
     await hub.start(bus)

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Self
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from services.api.stream import IDLE_SECONDS
 from services.api.tokens import MIN_TOKEN_LENGTH, token_problem
 from services.runtime.settings import load
 
@@ -48,6 +49,12 @@ class ApiSettings(BaseSettings):
         default=256, ge=1, le=100_000, description="Events buffered per live-stream client; the oldest drop first."
     )
     stream_keepalive_seconds: float = Field(default=15.0, gt=0, description="SSE comment sent when idle.")
+    stream_idle_seconds: float = Field(
+        default=IDLE_SECONDS,
+        ge=0,
+        description="How long the live-stream hub stays subscribed to the bus after its last client left "
+        "(a client reconnecting within it replays what it missed).",
+    )
     counts_cache_seconds: float = Field(
         default=1.0, ge=0, le=60, description="How long a large study's trial counts per state are reused."
     )

@@ -8,13 +8,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from contracts.events import EVENT_TYPES, Event, EventEnvelope
+from services.api.app import create_app
 from services.api.stream import FORWARDED_TYPES, EventHub, Listener
+from services.runtime.artifacts.local import LocalArtifactStore
 from services.runtime.bus.memory import InMemoryBus
 from tests.support.events import STREAMED_KINDS, end_events, trial_events
 from tests.support.http import AUTH
-from tests.support.read_models import seed_study
+from tests.support.read_models import seed_study, sqlite_repository
 from tests.support.waiting import eventually
-from tests.unit.api.support import Api, parse_sse, store_bundle
+from tests.unit.api.support import Api, parse_sse, settings, store_bundle
 
 
 async def _until_listening(api: Api, job_id: str, count: int = 1) -> None:
@@ -219,3 +221,13 @@ async def test_a_client_reconnecting_before_the_idle_time_ends_keeps_the_subscri
     finally:
         await hub.stop()
         await bus.close()
+
+
+def test_the_idle_time_is_a_setting(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("HPO_API_STREAM_IDLE_SECONDS", "7.5")
+    repo = sqlite_repository(tmp_path / "read_models.sqlite")
+    try:
+        app = create_app(InMemoryBus(), repo, LocalArtifactStore(tmp_path / "artifacts"), settings())
+        assert app.state.hpo.hub.idle_seconds == 7.5
+    finally:
+        repo.engine.dispose()
