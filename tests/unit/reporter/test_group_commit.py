@@ -102,3 +102,20 @@ async def test_writes_without_an_event_id_return_their_result_in_order(repositor
     known = asyncio.create_task(writer.run(lambda repo: repo.get_artifact("z") is not None))
     assert await event is True
     assert await known is True  # it ran after the event before it, in the same or a later transaction
+
+
+async def test_an_idle_writer_waits_for_the_rest_of_a_burst_before_it_starts(repository) -> None:
+    applied: list[str] = []
+    for linger in (0.5, 0.0):
+        writer = GroupCommit(repository, CONSUMER, linger_seconds=linger)
+        burst = []
+        for n in range(3):  # a trial's last epoch, completion and final assessment, a few ms apart
+            burst.append(
+                asyncio.create_task(writer.run_once(f"burst-{linger}-{n}", _artifact(f"b{linger}{n}", applied)))
+            )
+            await asyncio.sleep(0.005)
+        assert await asyncio.gather(*burst) == [True] * 3
+        if linger:
+            assert writer.batches == 1  # all three in one transaction
+        else:
+            assert writer.batches >= 2  # the first started at once, alone
