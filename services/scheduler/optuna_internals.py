@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import bisect
 import copy
-import functools
 import heapq
 import json
 from collections.abc import Container, Mapping, Sequence
@@ -40,7 +39,8 @@ from optuna.storages._rdb.storage import _create_scoped_session
 from optuna.trial import FrozenTrial
 from optuna.trial import TrialState as OptunaState
 from sqlalchemy import Table, func, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+
+from services.runtime.db.upsert import NATIVE_UPSERT_DIALECTS, on_conflict
 
 _TRIALS: Table = models.TrialModel.__table__
 _STUDIES: Table = models.StudyModel.__table__
@@ -185,20 +185,11 @@ def _upsert_rows(conn: sqlalchemy.Connection, table: Table, rows: list[dict[str,
     if not rows:
         return
     dialect = conn.dialect.name
-    if dialect in ("postgresql", "sqlite"):
+    if dialect in NATIVE_UPSERT_DIALECTS:
         columns = tuple(name for name in rows[0] if name not in keys)
-        conn.execute(_native_upsert(dialect, table, keys, columns), rows)
+        conn.execute(on_conflict(dialect, table, keys, columns), rows)
     else:
         upsert_rows_one_by_one(conn, table, rows, keys)
-
-
-@functools.lru_cache(maxsize=32)
-def _native_upsert(dialect: str, table: Table, keys: tuple[str, ...], columns: tuple[str, ...]) -> Any:
-    """``INSERT ... ON CONFLICT (keys) DO UPDATE`` of ``columns``, built once per shape (building ``excluded``
-    cost more CPU than running the statement)."""
-    native = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
-    excluded = native.excluded
-    return native.on_conflict_do_update(index_elements=list(keys), set_={c: excluded[c] for c in columns})
 
 
 def upsert_rows_one_by_one(

@@ -15,7 +15,6 @@ from functools import lru_cache
 from typing import Any, cast
 
 from sqlalchemy import Connection, Engine, Executable, Select, Table, and_, func, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from services.runtime.db.records import (
@@ -43,6 +42,7 @@ from services.runtime.db.schema import (
     trial_layers,
     trials,
 )
+from services.runtime.db.upsert import NATIVE_UPSERT_DIALECTS, on_conflict
 from services.runtime.errors import RetryableError
 
 MAX_PAGE_SIZE = 10_000
@@ -108,13 +108,7 @@ class ReadModelRepository:
         ``apply`` receives a repository bound to the transaction. Returns False, applying nothing,
         when the event was already processed; an exception in ``apply`` records nothing.
         """
-        if self._conn is not None:
-            raise RuntimeError("run_once cannot be nested")
-        with self._write() as conn:
-            if not _insert_processed(conn, consumer, event_id):
-                return False
-            apply(self._bound(conn))
-        return True
+        return bool(self.run_batch(consumer, [(event_id, apply)])[0])
 
     def run_batch(
         self, consumer: str, work: Sequence[tuple[str | None, Callable[[ReadModelRepository], Any]]]
@@ -123,7 +117,7 @@ class ReadModelRepository:
         event id (None: none to record) was not processed yet. Returns, per item, whether it applied (for an
         event id) or what its writes returned (for None). Any exception rolls back the whole batch."""
         if self._conn is not None:
-            raise RuntimeError("run_batch cannot be nested")
+            raise RuntimeError("run_once / run_batch cannot be nested")
         with self._write() as conn:
             fresh = _insert_processed_many(conn, consumer, [event_id for event_id, _ in work if event_id is not None])
             bound = self._bound(conn)
@@ -523,7 +517,7 @@ def _insert_processed_many(conn: Connection, consumer: str, event_ids: Sequence[
     if not event_ids:
         return set()
     dialect = conn.dialect.name
-    if dialect not in ("sqlite", "postgresql"):
+    if dialect not in NATIVE_UPSERT_DIALECTS:
         return {event_id for event_id in dict.fromkeys(event_ids) if _insert_processed(conn, consumer, event_id)}
     now = datetime.now(UTC)
     rows = [{"consumer": consumer, "event_id": event_id, "processed_at": now} for event_id in dict.fromkeys(event_ids)]
@@ -534,9 +528,8 @@ def _insert_processed_many(conn: Connection, consumer: str, event_ids: Sequence[
 def _processed_insert(dialect: str) -> Executable:
     """``INSERT ... ON CONFLICT DO NOTHING RETURNING event_id`` into ``processed_events``: many rows, one
     statement (SQLAlchemy sends them as one multi-row insert), answering which were new."""
-    stmt = (sqlite.insert if dialect == "sqlite" else postgresql.insert)(processed_events)
-    conflict = stmt.on_conflict_do_nothing(index_elements=["consumer", "event_id"])
-    return conflict.returning(processed_events.c.event_id)
+    keys = ("consumer", "event_id")
+    return cast(Executable, on_conflict(dialect, processed_events, keys, ()).returning(processed_events.c.event_id))
 
 
 def _upsert(
@@ -550,7 +543,7 @@ def _upsert(
     when empty). Returns the number of rows inserted or updated (0: existed and left alone)."""
     columns = tuple(c for c in (values if update_columns is None else update_columns) if c not in keys)
     dialect = conn.dialect.name
-    if dialect in ("sqlite", "postgresql"):
+    if dialect in NATIVE_UPSERT_DIALECTS:
         # rowcount is unreliable for ON CONFLICT across drivers (psycopg reports -1); RETURNING is not.
         statement = _native_upsert(dialect, table, tuple(keys), columns)
         return len(conn.execute(statement, dict(values)).all())
@@ -567,16 +560,8 @@ def _upsert(
 
 @lru_cache(maxsize=512)
 def _native_upsert(dialect: str, table: Table, keys: tuple[str, ...], columns: tuple[str, ...]) -> Executable:
-    """``INSERT ... ON CONFLICT`` for the given conflict keys and updated columns, built once: the
-    values travel as parameters, so every upsert of one shape reuses one statement and its compiled
-    form (building ``excluded`` alone costs more than the round trip)."""
-    stmt = (sqlite.insert if dialect == "sqlite" else postgresql.insert)(table)
-    if columns:
-        excluded = stmt.excluded
-        final = stmt.on_conflict_do_update(index_elements=list(keys), set_={c: excluded[c] for c in columns})
-    else:
-        final = stmt.on_conflict_do_nothing(index_elements=list(keys))
-    return final.returning(table.c[keys[0]])
+    """``upsert.on_conflict`` answering with the first key of each row it inserted or updated."""
+    return cast(Executable, on_conflict(dialect, table, keys, columns).returning(table.c[keys[0]]))
 
 
 def _refresh_duration(conn: Connection, trial_id: str) -> None:
