@@ -32,7 +32,7 @@ import urllib.request
 import uuid
 from contextlib import suppress
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 import optuna
@@ -42,7 +42,8 @@ from contracts.enums import DatasetName, Mode, PrunerName
 from contracts.events import Event, StudyCompleted, StudyCreated, StudyCreatedData
 from contracts.study import StudyConfig
 from services.runtime.bus.amqp import AmqpBus, dead_letter_queue
-from services.runtime.db.schema import trials as read_model_trials
+from services.runtime.db.engine import create_engine_for
+from services.runtime.db.repository import MAX_PAGE_SIZE, ReadModelRepository
 
 REPO = Path(__file__).resolve().parent.parent
 QUEUES = ("scheduler", "health", "reporter", "trainer.work", "bench")
@@ -172,24 +173,23 @@ class Pipeline:
 
     def trial_spans(self, study_id: str, trials: int, timeout: float = 60.0) -> list[TrialSpan]:
         """Every finished trial's trainer and times, once the reporter has recorded them all."""
-        engine = sa.create_engine(self.env["HPO_DATABASE_URL"])
-        columns = read_model_trials.c
-        query = sa.select(columns.trainer_id, columns.started_at, columns.finished_at).where(
-            columns.study_id == study_id, columns.started_at.is_not(None), columns.finished_at.is_not(None)
-        )
+        repository = ReadModelRepository(create_engine_for(self.env["HPO_DATABASE_URL"]))
         deadline = time.monotonic() + timeout
         try:
             while True:
-                with engine.connect() as conn:
-                    rows = list(conn.execute(query).all())
-                if len(rows) >= trials or time.monotonic() > deadline:
+                spans = [
+                    TrialSpan(str(t.trainer_id), t.started_at, t.finished_at)
+                    for t in repository.list_trials(study_id, limit=MAX_PAGE_SIZE)
+                    if t.started_at is not None and t.finished_at is not None
+                ]
+                if len(spans) >= trials or time.monotonic() > deadline:
                     break
                 time.sleep(0.2)
         finally:
-            engine.dispose()
-        if len(rows) < trials:
-            raise RuntimeError(f"the read model holds {len(rows)} of {trials} finished trials after {timeout:.0f} s")
-        return [TrialSpan(str(trainer), _aware(started), _aware(finished)) for trainer, started, finished in rows]
+            repository.engine.dispose()
+        if len(spans) < trials:
+            raise RuntimeError(f"the read model holds {len(spans)} of {trials} finished trials after {timeout:.0f} s")
+        return spans
 
     async def stop(self) -> None:
         for process in self.processes:
@@ -212,10 +212,6 @@ class Pipeline:
 
 
 ORCHESTRATION = ["scheduler", "health", "reporter", "api"]
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _cpu_seconds(pid: int) -> float:
