@@ -95,3 +95,35 @@ def test_token_dropout_replaces_words_never_padding() -> None:
 def test_each_modality_gets_its_shifts() -> None:
     assert list(shifts_for(Modality.IMAGE)) == ["gaussian_noise", "shift", "rotation"]
     assert list(shifts_for(Modality.TEXT)) == ["token_dropout"]
+
+
+class CountingModel:
+    """A stand-in for ``keras.Model.predict``: a fixed linear map of the flattened pixels, counting its calls."""
+
+    def __init__(self, classes: int = 3) -> None:
+        self.calls = 0
+        self._weights = np.random.default_rng(7).normal(size=(8 * 8, classes))
+
+    def predict(self, x: np.ndarray, batch_size: int, verbose: int) -> np.ndarray:
+        self.calls += 1
+        logits = x.reshape(len(x), -1) @ self._weights
+        exp = np.exp(logits - logits.max(axis=1, keepdims=True))
+        return exp / exp.sum(axis=1, keepdims=True)
+
+
+def test_a_small_test_set_and_its_shifted_copies_go_through_one_predict_with_the_figures_of_one_call_each(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from services.trainer.evaluation import test_set
+
+    images = np.random.default_rng(3).random((50, 8, 8, 1)).astype(np.float32)
+    labels = np.random.default_rng(4).integers(0, 3, 50)
+    one_pass_model = CountingModel()
+    together = test_set.evaluate_test_split(one_pass_model, images, labels, Modality.IMAGE, batch_size=16, seed=5)  # type: ignore[arg-type]
+    monkeypatch.setattr(test_set, "ONE_PASS_BYTES", 0)
+    per_copy_model = CountingModel()
+    apart = test_set.evaluate_test_split(per_copy_model, images, labels, Modality.IMAGE, batch_size=16, seed=5)  # type: ignore[arg-type]
+    assert (one_pass_model.calls, per_copy_model.calls) == (1, 4)
+    assert together == apart
+    assert set(together.robustness) == {"gaussian_noise", "shift", "rotation"}
+    assert len(set(together.robustness.values())) > 1  # each shift was measured on its own copy
