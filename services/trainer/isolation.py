@@ -89,11 +89,12 @@ def serve_trials(conn: Connection, settings: TrainerSettings, artifacts: Artifac
     # Two TensorFlow processes share a GPU (the spare beside the one training): neither may take it all.
     os.environ.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")
     from services.trainer.dataset_cache import DatasetCache
-    from services.trainer.memory import rss_mb
+    from services.trainer.memory import freeze_long_lived_objects, rss_mb
     from services.trainer.training import KerasTrialRunner, warm_up_tensorflow
 
     warm_up_tensorflow()
     runner = KerasTrialRunner(settings, artifacts, DatasetCache())
+    freeze_long_lived_objects()
     conn.send(("ready", "tensorflow"))
     exit_requested = False
     while not exit_requested:

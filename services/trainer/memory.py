@@ -14,6 +14,15 @@ def rss_mb() -> float:
     return float(psutil.Process().memory_info().rss) / 2**20
 
 
+def freeze_long_lived_objects() -> None:
+    """Collect once, then move every object alive now (TensorFlow's and Keras' import-time objects, about
+    400,000) out of the collector's reach (``gc.freeze``). They live as long as the process anyway; what
+    changes is that each later full collection, ``release_trial_memory``'s included, walks only what was
+    made since: 0.43 s → 0.04 s per digits trial. Call it once, in a child that is about to serve trials."""
+    gc.collect()
+    gc.freeze()
+
+
 def release_trial_memory() -> None:
     """Drop Keras' global state (layer name counters, graphs) and collect what the trial left behind."""
     import keras
