@@ -273,10 +273,11 @@ def _optimize(
     from services.cli.early_trainer import start_trial_process
     from services.cli.preflight import check_dataset
 
-    # on RunPod the data is the worker's (its image, a network volume or a download there): nothing to check here
-    notes = [] if bridge is not None else check_dataset(config, allow_download=allow_download)
-    runner = None if bridge is not None else start_trial_process(config, output_dir)  # imports TensorFlow meanwhile
+    # first: the trial process imports TensorFlow while the dataset is checked (it writes nothing until a trial)
+    runner = None if bridge is not None else start_trial_process(config, output_dir, resumed=resumed is not None)
     try:
+        # on RunPod the data is the worker's (its image, a network volume or a download there): nothing to check
+        notes = [] if bridge is not None else check_dataset(config, allow_download=allow_download)
         run = _StudyRun(config, study_id, study_name, output_dir, resumed, api_port, bridge, runner, ui=ui)
         return _run_study(run, console, notes)
     finally:

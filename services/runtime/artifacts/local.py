@@ -11,9 +11,11 @@ from services.runtime.artifacts.port import ArtifactNotFound, check_key
 
 
 class LocalArtifactStore:
+    """Keys are paths under ``root``; the folders are made by the first write (a store that is only made,
+    e.g. for a run that is then refused, leaves nothing on disk)."""
+
     def __init__(self, root: Path) -> None:
         self._root = root.resolve()
-        self._root.mkdir(parents=True, exist_ok=True)
 
     def _path(self, key: str) -> Path:
         return self._root / check_key(key)
