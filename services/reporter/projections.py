@@ -40,6 +40,7 @@ from contracts.events import (
 )
 from services.reporter.build import BuiltResults, build_results
 from services.reporter.group_commit import GroupCommit
+from services.reporter.results.importance import import_ahead
 from services.reporter.scoring import ScoringRule, is_health_final, score_trial
 from services.reporter.settings import ReporterSettings
 from services.runtime.artifacts.port import ArtifactStore
@@ -228,6 +229,7 @@ async def on_trial_requested(event: TrialRequested, deps: ReporterDeps) -> None:
 
 @handlers.on(TrialStarted)
 async def on_trial_started(event: TrialStarted, deps: ReporterDeps) -> None:
+    import_ahead()  # the report's fANOVA imports, while the trials train
     trial_id, data = _trial_id(event), event.data
     fields: dict[str, Any] = {"number": data.trial_number, "trainer_id": data.trainer_id, "started_at": event.time}
     if data.attempt > 1:  # trial.requested is authoritative; a trainer may leave the default 1

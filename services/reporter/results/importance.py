@@ -6,8 +6,10 @@ fails (e.g. every score is equal) the absolute Spearman rank correlation with th
 
 from __future__ import annotations
 
+import importlib
 import logging
 import random
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +28,10 @@ FANOVA_DEPTH = 12
 """fANOVA's forest costs grow faster than the trials (about 4 s for 500 on a core, minutes for 2,000):
 a longer study is estimated on a fixed random sample of this many scored trials."""
 
+FANOVA_MODULE = "optuna.importance"
+"""Importing it imports scikit-learn and much of SciPy: 2 to 3 s, which ``import_ahead`` takes off the report."""
+_import_started = threading.Event()
+
 FANOVA = "fANOVA"
 SPEARMAN = "|Spearman correlation| (fallback)"
 NONE = "not estimated"
@@ -38,6 +44,16 @@ class Importance:
     method: str
     note: str
     values: dict[str, float] = field(default_factory=dict)
+
+
+def import_ahead() -> None:
+    """Import fANOVA's modules in a background thread, once per process (later calls return at once), so
+    that the report need not wait for them. The reporter calls it when a study's first trial starts: the
+    imports then run while trials train, not while the study is being set up."""
+    if _import_started.is_set():
+        return
+    _import_started.set()
+    threading.Thread(target=importlib.import_module, args=(FANOVA_MODULE,), name="import-fanova", daemon=True).start()
 
 
 def _is_number(value: Any) -> bool:
@@ -65,7 +81,7 @@ def _distribution(spec: ParamSpec | None, values: list[Any]) -> Any:
 
 def _fanova(view: StudyView, trials: list[TrialView], names: list[str]) -> dict[str, float]:
     import optuna
-    from optuna.importance import FanovaImportanceEvaluator, get_param_importances
+    from optuna.importance import FanovaImportanceEvaluator, get_param_importances  # see import_ahead
 
     distributions = {}
     for name in names:
