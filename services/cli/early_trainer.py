@@ -27,11 +27,14 @@ def embedded_trainer_settings(config: StudyConfig, output_dir: Path) -> TrainerS
     )
 
 
-def start_trial_process(config: StudyConfig, output_dir: Path) -> ProcessTrialRunner | None:
-    """The embedded trainer's runner with its first child starting (None when trials run in this process)."""
+def start_trial_process(config: StudyConfig, output_dir: Path, *, resumed: bool = False) -> ProcessTrialRunner | None:
+    """The embedded trainer's runner with its first child starting (None when trials run in this process). A
+    new study's runner knows how many trials come (``config.trials``) and starts no spare for the last one; a
+    resumed study's does not count the trials finished before."""
     settings = embedded_trainer_settings(config, output_dir)
     if settings.mode != "keras" or not settings.isolate_trials:
         return None
-    runner = ProcessTrialRunner(settings, LocalArtifactStore(state_dir(output_dir) / "artifacts"))
+    artifacts = LocalArtifactStore(state_dir(output_dir) / "artifacts")
+    runner = ProcessTrialRunner(settings, artifacts, planned_trials=None if resumed else config.trials)
     runner.prestart()
     return runner

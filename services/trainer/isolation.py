@@ -139,8 +139,14 @@ def _preload(runner: Any, request: TrialRequestedData) -> None:
 class ProcessTrialRunner:
     """A ``TrialRunner`` that delegates each trial to a child process, with a warm spare beside it."""
 
-    def __init__(self, settings: TrainerSettings, artifacts: ArtifactStore) -> None:
+    def __init__(
+        self, settings: TrainerSettings, artifacts: ArtifactStore, *, planned_trials: int | None = None
+    ) -> None:
+        """``planned_trials``: the trials (completed or pruned) this runner will be sent, when one study is all it
+        serves (the embedded run): no spare is started for the last of them, since no trial follows it."""
         self._settings = settings
+        self._planned_trials = planned_trials
+        self._finished_trials = 0
         self._artifacts = artifacts
         self._context = multiprocessing.get_context("spawn")
         self._lock = threading.Lock()
@@ -183,6 +189,8 @@ class ProcessTrialRunner:
             child = self._deliver(("run", job))
             outcome = self._follow(child, job, hooks, last_attempt=attempt == DELIVERY_ATTEMPTS)
             if outcome is not None:
+                if outcome.kind in (OutcomeKind.COMPLETED, OutcomeKind.PRUNED):
+                    self._finished_trials += 1
                 return outcome
             log.warning(
                 "trial %s: its process (pid %s) died before it began the trial; sending it to a fresh one",
@@ -299,7 +307,7 @@ class ProcessTrialRunner:
         trial's dataset, while the trial trains (a trainer that runs one or two trials starts no spare it never
         uses)."""
         trials_left = self._settings.trials_per_process - child.trials  # the running one included
-        if trials_left > self._settings.spare_lead_trials:
+        if trials_left > self._settings.spare_lead_trials or self._last_planned_trial_runs():
             return
         with self._lock:
             if self._closed:
@@ -310,6 +318,10 @@ class ProcessTrialRunner:
             if self._spare is None:
                 self._spare = self._spawn()
                 self._spare.preload(request)
+
+    def _last_planned_trial_runs(self) -> bool:
+        """The trial training now is the last one planned (a failed one is not finished: another follows it)."""
+        return self._planned_trials is not None and self._finished_trials + 1 >= self._planned_trials
 
     def _after_trial(self, child: TrialChild, child_rss_mb: float) -> None:
         self.last_child_rss_mb = child_rss_mb

@@ -33,13 +33,15 @@ def _job(trial_id: str, max_epochs: int) -> TrialJob:
     return TrialJob("s", trial_id, request)
 
 
-def _runner(tmp_path: Path, **settings: Any) -> ProcessTrialRunner:
+def _runner(tmp_path: Path, planned_trials: int | None = None, **settings: Any) -> ProcessTrialRunner:
     config = TrainerSettings(trainer_id="iso", work_dir=tmp_path / "work", **settings)
-    return ProcessTrialRunner(config, LocalArtifactStore(tmp_path / "artifacts"))
+    return ProcessTrialRunner(config, LocalArtifactStore(tmp_path / "artifacts"), planned_trials=planned_trials)
 
 
-def test_trials_run_in_a_child_that_is_replaced_after_its_quota(tmp_path: Path) -> None:
-    runner = _runner(tmp_path, trials_per_process=1)
+def test_trials_run_in_a_child_that_is_replaced_after_its_quota_and_the_last_planned_gets_no_spare(
+    tmp_path: Path,
+) -> None:
+    runner = _runner(tmp_path, planned_trials=2, trials_per_process=1)
     epochs: list[EpochTelemetry] = []
     started: list[tuple[str, int]] = []
     hooks = TrialHooks(started=lambda a, c: started.append((a, c)), epoch_completed=epochs.append, control=lambda: None)
@@ -53,6 +55,7 @@ def test_trials_run_in_a_child_that_is_replaced_after_its_quota(tmp_path: Path) 
     assert started and started[0][1] > 0
     assert first.model_key is not None and (tmp_path / "artifacts" / first.model_key).is_file()
     assert runner.processes_started == 2
+    assert runner.children_spawned == 2  # the first child, and the spare that ran t2; none beside the last trial
 
 
 def test_a_control_request_reaches_the_child(tmp_path: Path) -> None:
