@@ -142,7 +142,7 @@ async def run_embedded(
                 bus,
                 repository,
                 artifacts,
-                ReporterSettings(results_root=paths.output_dir),
+                ReporterSettings(results_root=paths.output_dir, plots_ahead_dir=paths.state_dir / "plots-ahead"),
             )
         )
         api_url: str | None = None

@@ -10,7 +10,10 @@ composition root does that, since it also builds the repository.
 
 from __future__ import annotations
 
+import asyncio
+
 from contracts.topology import REPORTER_QUEUE
+from services.reporter.plots.ahead import TrialPlotsAhead
 from services.reporter.projections import ReporterDeps, handlers
 from services.reporter.settings import ReporterSettings
 from services.runtime.artifacts.port import ArtifactStore
@@ -25,6 +28,21 @@ async def start(
     bus: Bus, repository: ReadModelRepository, artifacts: ArtifactStore, settings: ReporterSettings
 ) -> RunningService:
     """Subscribe the reporter's projections; stop them with ``RunningService.stop()``."""
-    deps = ReporterDeps(publish=bus.publish, repository=repository, artifacts=artifacts, settings=settings)
+    ahead = None
+    if settings.plots_ahead_dir is not None:
+        ahead = TrialPlotsAhead(
+            settings.plots_ahead_dir, repository, dpi=settings.plot_dpi, trial_plots=settings.trial_plots
+        )
+    deps = ReporterDeps(
+        publish=bus.publish, repository=repository, artifacts=artifacts, settings=settings, plots_ahead=ahead
+    )
     subscription = await bus.subscribe(REPORTER_QUEUE, handlers.routing_keys(), handlers.bind(deps), prefetch=PREFETCH)
-    return RunningService(name="reporter", subscriptions=[subscription])
+    service = RunningService(name="reporter", subscriptions=[subscription])
+    if ahead is not None:
+        plots_ahead = ahead
+
+        async def stop_drawing_ahead() -> None:
+            await asyncio.to_thread(plots_ahead.close)
+
+        service.closers.append(stop_drawing_ahead)
+    return service

@@ -25,7 +25,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from services.reporter.plots import render_plots
+from services.reporter.plots import DrawnAhead, render_plots
 from services.reporter.results.files import write_best_params, write_health_json, write_trials_csv
 from services.reporter.results.html import markdown_to_html
 from services.reporter.results.importance import param_importances
@@ -64,15 +64,19 @@ def build_results(
     dpi: int = 100,
     workers: int = 0,
     trial_plots: int = DEFAULT_TRIAL_PLOTS,
+    drawn_ahead: DrawnAhead | None = None,
 ) -> BuiltResults:
-    """Write the results folder and ZIP of ``study_id`` from the read model, and upload the ZIP."""
+    """Write the results folder and ZIP of ``study_id`` from the read model, and upload the ZIP (trial plots
+    drawn ahead, ``drawn_ahead``, are copied)."""
     view = load_study_view(repository, study_id)
     results_root.mkdir(parents=True, exist_ok=True)
     target = results_root / view.folder_name
     staging = Path(tempfile.mkdtemp(prefix=f".{view.folder_name}.tmp-", dir=results_root))
     try:
         os.chmod(staging, 0o755)
-        write_folder(view, staging, artifacts, dpi=dpi, workers=workers, trial_plots=trial_plots)
+        write_folder(
+            view, staging, artifacts, dpi=dpi, workers=workers, trial_plots=trial_plots, drawn_ahead=drawn_ahead
+        )
         _swap_in(staging, target)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -92,10 +96,13 @@ def write_folder(
     dpi: int,
     workers: int = 0,
     trial_plots: int = DEFAULT_TRIAL_PLOTS,
+    drawn_ahead: DrawnAhead | None = None,
 ) -> None:
     """Every file of the results folder, into ``folder``."""
     importance = param_importances(view)
-    plots = render_plots(view, importance, folder, dpi=dpi, workers=workers, trial_plots=trial_plots)
+    plots = render_plots(
+        view, importance, folder, dpi=dpi, workers=workers, trial_plots=trial_plots, drawn_ahead=drawn_ahead
+    )
     model_note = copy_best_model(view, artifacts, folder / MODEL_FILE)
     write_trials_csv(view, folder / "trials.csv")
     write_best_params(view, folder / "best_params.yaml")

@@ -40,6 +40,7 @@ from contracts.events import (
 )
 from services.reporter.build import BuiltResults, build_results
 from services.reporter.group_commit import GroupCommit
+from services.reporter.plots.ahead import TrialPlotsAhead
 from services.reporter.results.importance import import_ahead
 from services.reporter.scoring import ScoringRule, is_health_final, score_trial
 from services.reporter.settings import ReporterSettings
@@ -84,6 +85,8 @@ class ReporterDeps:
     """Every projection's writes go through it, in the order the events were delivered."""
     scoring_rules: dict[str, ScoringRule] = field(default_factory=dict)
     """Each study's scoring rule once read (``_scoring_rule``), oldest first."""
+    plots_ahead: TrialPlotsAhead | None = None
+    """Draws each trial's plots once its data is final (``ReporterSettings.plots_ahead_dir``), else None."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "writer", GroupCommit(self.repository, CONSUMER))
@@ -362,6 +365,8 @@ async def on_health_assessed(event: TrialHealthAssessed, deps: ReporterDeps) -> 
             _rescore(repo, deps, current, trial_id, event.study_id, written)
 
     await _once_for_trial(event, deps, apply)
+    if data.final and deps.plots_ahead is not None:
+        deps.plots_ahead.trial_final(event.study_id, trial_id)
 
 
 @handlers.on(TrialHealthAlert)
@@ -414,6 +419,8 @@ async def on_study_completed(event: StudyCompleted, deps: ReporterDeps) -> None:
     )
     if not known:
         raise RetryableError(f"study {event.study_id} completed before the reporter saw it created")
+    if deps.plots_ahead is not None:
+        await asyncio.to_thread(deps.plots_ahead.settle)
     built = await asyncio.to_thread(
         build_results,
         event.study_id,
@@ -423,6 +430,7 @@ async def on_study_completed(event: StudyCompleted, deps: ReporterDeps) -> None:
         dpi=deps.settings.plot_dpi,
         workers=deps.settings.plot_workers,
         trial_plots=deps.settings.trial_plots,
+        drawn_ahead=deps.plots_ahead.find if deps.plots_ahead is not None else None,
     )
     await _announce(event, built, deps)
     await asyncio.to_thread(repo.mark_processed, CONSUMER, event.id)

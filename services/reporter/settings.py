@@ -35,3 +35,9 @@ class ReporterSettings(BaseSettings):
         le=100_000,
         description="Trials (the best by score first) that get their own plots; the rest keep their data files.",
     )
+    plots_ahead_dir: Path | None = Field(
+        default=None,
+        description="Draw each trial's plots as soon as its final health assessment is in, into this folder, so "
+        "that the report only copies them (the embedded run sets its state folder). None: the report draws "
+        "them all. For one study at a time: a served reporter keeps it off.",
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -23,6 +24,9 @@ from services.reporter.results.importance import Importance
 from services.reporter.results.view import StudyView, TrialView
 
 log = logging.getLogger(__name__)
+
+DrawnAhead = Callable[[TrialView, int], dict[str, Path] | None]
+"""(trial view, dpi) -> the files of that trial's plots already drawn from exactly this view, or None."""
 
 PARALLEL_FROM_TRIALS = 8
 MAX_AUTO_WORKERS = 8
@@ -69,6 +73,16 @@ def _draw_trials(
     return finished
 
 
+def _found(drawn_ahead: DrawnAhead | None, trial: TrialView, dpi: int) -> dict[str, Path] | None:
+    files = drawn_ahead(trial, dpi) if drawn_ahead is not None else None
+    return files if files is not None and set(files) == set(TRIAL_PLOTS) else None
+
+
+def _copy_drawn(files: dict[str, Path], folder: Path) -> dict[str, Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    return {name: Path(shutil.copyfile(path, folder / path.name)) for name, path in files.items()}
+
+
 def plotted_trials(view: StudyView, at_most: int | None = None) -> list[TrialView]:
     """Trials that get per-trial plots, in trial order: those with at least one recorded epoch, only the
     ``at_most`` best by score (the best trial always, unscored trials last) when there are more."""
@@ -88,11 +102,13 @@ def render_plots(
     dpi: int,
     workers: int = 0,
     trial_plots: int | None = None,
+    drawn_ahead: DrawnAhead | None = None,
 ) -> PlotIndex:
     """Draw every plot into ``results_dir/plots``: the study's, and each trial's for the ``trial_plots``
     best trials (None: all). ``workers`` > 1 draws the trials' plots in that many child processes; 0
     picks a count from the CPUs once a study has ``PARALLEL_FROM_TRIALS`` plotted trials. Child processes
-    draw the trials' plots while this one draws the study's."""
+    draw the trials' plots while this one draws the study's. ``drawn_ahead`` gives the files of a trial
+    whose plots were drawn from this very view already (``plots.ahead``): they are copied, not drawn."""
     plots_dir = results_dir / "plots"
     drawers: dict[str, Callable[[Path], Path]] = {
         "optimization_history": lambda path: study_plots.optimization_history(view, path, dpi),
@@ -106,13 +122,16 @@ def render_plots(
         drawers["pareto_front"] = lambda path: pareto_front(view, path, dpi)
         names.insert(0, "pareto_front")
     trials = plotted_trials(view, trial_plots)
-    trials_drawn = _draw_trials(trials, plots_dir, dpi, _workers(workers, len(trials)))
+    copied = {t.slug: _copy_drawn(files, plots_dir / t.slug) for t in trials if (files := _found(drawn_ahead, t, dpi))}
+    to_draw = [t for t in trials if t.slug not in copied]
+    trials_drawn = _draw_trials(to_draw, plots_dir, dpi, _workers(workers, len(to_draw)))
     study_files: dict[str, Path] = {}
     with matplotlib.rc_context(RC):
         for name in names:
             path = plots_dir / f"{name}.png"
             study_files[name] = drawn_or_note(partial(drawers[name], path), path, dpi)
-    drawn = trials_drawn()
+    drawn_now = dict(zip((t.slug for t in to_draw), trials_drawn(), strict=True))
+    drawn = [copied.get(t.slug) or drawn_now[t.slug] for t in trials]
     unplotted = len(plotted_trials(view)) - len(trials)
 
     def rel(path: Path) -> str:

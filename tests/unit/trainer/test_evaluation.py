@@ -119,10 +119,10 @@ def test_a_small_test_set_and_its_shifted_copies_go_through_one_predict_with_the
     images = np.random.default_rng(3).random((50, 8, 8, 1)).astype(np.float32)
     labels = np.random.default_rng(4).integers(0, 3, 50)
     one_pass_model = CountingModel()
-    together = test_set.evaluate_test_split(one_pass_model, images, labels, Modality.IMAGE, batch_size=16, seed=5)  # type: ignore[arg-type]
+    together = test_set.evaluate_test_split(one_pass_model, images, labels, Modality.IMAGE, batch_size=16, seed=5)
     monkeypatch.setattr(test_set, "ONE_PASS_BYTES", 0)
     per_copy_model = CountingModel()
-    apart = test_set.evaluate_test_split(per_copy_model, images, labels, Modality.IMAGE, batch_size=16, seed=5)  # type: ignore[arg-type]
+    apart = test_set.evaluate_test_split(per_copy_model, images, labels, Modality.IMAGE, batch_size=16, seed=5)
     assert (one_pass_model.calls, per_copy_model.calls) == (1, 4)
     assert together == apart
     assert set(together.robustness) == {"gaussian_noise", "shift", "rotation"}
