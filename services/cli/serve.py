@@ -115,6 +115,7 @@ def starter_for(name: str, registry: CollectorRegistry | None = None) -> Starter
 
 def _reporter_starter() -> Starter:
     from services.reporter import bootstrap as reporter
+    from services.reporter.results.importance import import_now
     from services.reporter.settings import ReporterSettings
 
     settings = load(ReporterSettings, prefix="HPO_REPORTER_")
@@ -123,6 +124,7 @@ def _reporter_starter() -> Starter:
 
     async def start(bus: Bus) -> RunningService:
         repository = await _migrated_repository(database_url)
+        await asyncio.to_thread(import_now)  # before it is ready: no trial it projects waits for these imports
         return await reporter.start(bus, repository, store, settings)
 
     return start

@@ -56,6 +56,13 @@ def import_ahead() -> None:
     threading.Thread(target=importlib.import_module, args=(FANOVA_MODULE,), name="import-fanova", daemon=True).start()
 
 
+def import_now() -> None:
+    """Import fANOVA's modules in this thread (a served reporter, at start-up: its first report, and the
+    trials it projects meanwhile, never pay for them); ``import_ahead`` does nothing after it."""
+    _import_started.set()
+    importlib.import_module(FANOVA_MODULE)
+
+
 def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 

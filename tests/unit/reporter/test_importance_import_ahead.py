@@ -40,9 +40,32 @@ CHECK = textwrap.dedent(
 )
 
 
-def test_the_first_trial_start_imports_fanova_once_in_the_background() -> None:
+def _run_fresh(script: str) -> str:
+    """Run ``script`` in a fresh interpreter (nothing imported yet); its stdout."""
     done = subprocess.run(
-        [sys.executable, "-c", CHECK], cwd=REPO_ROOT, capture_output=True, text=True, timeout=180, check=False
+        [sys.executable, "-c", script], cwd=REPO_ROOT, capture_output=True, text=True, timeout=180, check=False
     )
     assert done.returncode == 0, done.stderr[-2000:]
-    assert "imported ahead" in done.stdout
+    return done.stdout
+
+
+def test_the_first_trial_start_imports_fanova_once_in_the_background() -> None:
+    assert "imported ahead" in _run_fresh(CHECK)
+
+
+SERVED = textwrap.dedent(
+    """
+    import sys, threading
+    from services.reporter.results import importance
+
+    importance.import_now()  # the served reporter, at start-up
+    assert "optuna.importance" in sys.modules and "sklearn" in sys.modules
+    importance.import_ahead()  # the first trial start finds nothing left to import
+    assert not any(t.name == "import-fanova" for t in threading.enumerate())
+    print("imported at start")
+    """
+)
+
+
+def test_a_served_reporter_imports_fanova_at_start_and_the_first_trial_starts_no_thread() -> None:
+    assert "imported at start" in _run_fresh(SERVED)
