@@ -37,7 +37,8 @@ class ReporterSettings(BaseSettings):
     )
     plots_ahead_dir: Path | None = Field(
         default=None,
-        description="Draw each trial's plots as soon as its final health assessment is in, into this folder, so "
-        "that the report only copies them (the embedded run sets its state folder). None: the report draws "
-        "them all. For one study at a time: a served reporter keeps it off.",
+        description="Draw each trial's plots as soon as its final health assessment is in, into a folder made "
+        "in this one (removed when the reporter stops), so that the report only copies them (the embedded run "
+        "sets its state folder). None: the report draws them all. For one study at a time: a served reporter "
+        "keeps it off.",
     )

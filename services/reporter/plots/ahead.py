@@ -41,7 +41,9 @@ class TrialPlotsAhead:
     """Draws trials' plots into ``root`` in a background thread; ``find`` hands out what matches a view."""
 
     def __init__(self, root: Path, repository: ReadModelRepository, *, dpi: int, trial_plots: int) -> None:
-        self._root = root
+        """Drawings go to a folder of their own made inside ``root`` (``root`` itself is never emptied)."""
+        self._parent = root
+        self._root: Path | None = None
         self._repository = repository
         self._dpi = dpi
         self._trial_plots = trial_plots
@@ -49,7 +51,6 @@ class TrialPlotsAhead:
         self._lock = threading.Lock()
         self._waiting: list[Future[None]] = []
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="trial-plots-ahead")
-        shutil.rmtree(root, ignore_errors=True)  # a digest names its inputs, not a run: start empty
 
     def trial_final(self, study_id: str, trial_id: str) -> None:
         """Draw ``trial_id``'s plots soon, if it is among the trials the report plots."""
@@ -72,9 +73,17 @@ class TrialPlotsAhead:
             return self._drawn.get(drawing_key(trial, dpi))
 
     def close(self) -> None:
+        """Stop drawing and remove what was drawn."""
         self.settle()
         self._pool.shutdown(wait=True)
-        shutil.rmtree(self._root, ignore_errors=True)
+        if self._root is not None:
+            shutil.rmtree(self._root, ignore_errors=True)
+
+    def _folder(self) -> Path:
+        if self._root is None:
+            self._parent.mkdir(parents=True, exist_ok=True)
+            self._root = Path(tempfile.mkdtemp(prefix="trial-plots-", dir=self._parent))
+        return self._root
 
     def _draw(self, study_id: str, trial_id: str) -> None:
         try:
@@ -85,11 +94,11 @@ class TrialPlotsAhead:
             key = drawing_key(trial, self._dpi)
             if self.find(trial, self._dpi) is not None:
                 return
-            self._root.mkdir(parents=True, exist_ok=True)
-            staging = Path(tempfile.mkdtemp(prefix=".drawing-", dir=self._root))
+            root = self._folder()
+            staging = Path(tempfile.mkdtemp(prefix=".drawing-", dir=root))
             with matplotlib.rc_context(RC):
                 files = draw_trial(trial, staging, self._dpi)
-            folder = self._root / key
+            folder = root / key
             staging.rename(folder)
             with self._lock:
                 self._drawn[key] = {name: folder / path.name for name, path in files.items()}

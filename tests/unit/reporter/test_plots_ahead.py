@@ -76,8 +76,9 @@ async def test_the_report_copies_plots_drawn_ahead_and_redraws_a_trial_whose_vie
     _build(reporter, tmp_path / "redrawn", ahead)
     assert drawn == ["trial_1"]
 
+    (tmp_path / "ahead" / "kept.txt").write_text("not the reporter's")
     ahead.close()
-    assert not (tmp_path / "ahead").exists()
+    assert [p.name for p in (tmp_path / "ahead").iterdir()] == ["kept.txt"]  # only its own folder went
 
 
 async def test_a_study_run_with_plots_ahead_draws_nothing_in_its_report(
@@ -100,12 +101,12 @@ async def test_a_study_run_with_plots_ahead_draws_nothing_in_its_report(
         assert drawn == []
     finally:
         await service.stop()
-    assert not (tmp_path / "pa").exists()  # the service's stop removes what it drew
+    assert list((tmp_path / "pa").iterdir()) == []  # the service's stop removes what it drew
 
 
 async def eventually_drawn(root: Path, expected: int) -> None:
     def done() -> bool:
-        folders = [p for p in root.glob("*") if p.is_dir() and not p.name.startswith(".")]
+        folders = [p for p in root.glob("*/*") if p.is_dir() and not p.name.startswith(".")]
         return len(folders) == expected and all(len(list(p.glob("*.png"))) == len(TRIAL_PLOTS) for p in folders)
 
     await eventually(done, f"{expected} trials' plots drawn ahead", timeout=60)
