@@ -12,10 +12,11 @@ left (2 by default, the running one included), a spare child is started as soon 
 started training (not before: a cold child and a spare importing TensorFlow at once on two cores
 would slow the trial that waits); the spare imports TensorFlow and loads that trial's dataset while
 the trial trains, so the next child is ready when the current one retires; the retiring child exits
-on its own, nobody waits for it. ``prestart`` starts the first child before any trial is requested
-(while a study is being set up). A trial runs in one child: it is sent again, to a fresh child, only
-when the child it was sent to died before saying a word of it (an idle spare killed just as the
-trial came: nothing of the trial had run).
+on its own, nobody waits for it. A runner told how many trials its one study plans (``planned_trials``,
+the embedded run) starts no spare beside the last of them. ``prestart`` starts the first child before
+any trial is requested (while a study is being set up). A trial runs in one child: it is sent again, to
+a fresh child, only when the child it was sent to died before saying a word of it (an idle spare killed
+just as the trial came: nothing of the trial had run).
 
 Pipe protocol: the parent sends ``("preload", TrialRequestedData)`` (load that dataset now),
 ``("run", TrialJob)``, ``("control", ControlRequest)``, ``("judged", epoch)`` (the pruner's latest
