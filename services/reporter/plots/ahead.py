@@ -7,6 +7,11 @@ The report looks each plotted trial up by the digest of the view it has just rea
 changed since (a late event, a new score) is simply not found and is drawn with the report, so a plot
 drawn ahead is never stale. One background thread draws, one trial at a time; ``settle`` drops the trials
 still waiting and waits for the one being drawn.
+
+Only a study's first ``trial_plots`` finished trials are drawn ahead: up to there every trial is plotted,
+and each drawing reads the whole study view, which is cheap for that many. Past it, which trials the
+report plots depends on scores still to come, and reading the study per trial would grow with it; those
+trials are drawn with the report, as without this.
 """
 
 from __future__ import annotations
@@ -38,7 +43,8 @@ def drawing_key(trial: TrialView, dpi: int) -> str:
 
 
 class TrialPlotsAhead:
-    """Draws trials' plots into ``root`` in a background thread; ``find`` hands out what matches a view."""
+    """Draws trials' plots into a folder inside ``root`` in a background thread; ``find`` hands out what
+    matches a view."""
 
     def __init__(self, root: Path, repository: ReadModelRepository, *, dpi: int, trial_plots: int) -> None:
         """Drawings go to a folder of their own made inside ``root`` (``root`` itself is never emptied)."""
@@ -50,13 +56,20 @@ class TrialPlotsAhead:
         self._drawn: dict[str, dict[str, Path]] = {}
         self._lock = threading.Lock()
         self._waiting: list[Future[None]] = []
+        self._offered: dict[str, int] = {}  # trials of each study handed to trial_final so far
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="trial-plots-ahead")
 
-    def trial_final(self, study_id: str, trial_id: str) -> None:
-        """Draw ``trial_id``'s plots soon, if it is among the trials the report plots."""
+    def trial_final(self, study_id: str, trial_id: str) -> bool:
+        """Draw ``trial_id``'s plots soon, if it is among the trials the report plots; False when the study
+        is past its first ``trial_plots`` trials (nothing is queued)."""
         with self._lock:
+            offered = self._offered.get(study_id, 0)
+            if offered >= self._trial_plots:
+                return False
+            self._offered[study_id] = offered + 1
             self._waiting = [future for future in self._waiting if not future.done()]
             self._waiting.append(self._pool.submit(self._draw, study_id, trial_id))
+            return True
 
     def settle(self) -> None:
         """Before a report: drop the drawings not begun, wait for the one being drawn."""

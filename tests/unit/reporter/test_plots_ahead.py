@@ -110,3 +110,17 @@ async def eventually_drawn(root: Path, expected: int) -> None:
         return len(folders) == expected and all(len(list(p.glob("*.png"))) == len(TRIAL_PLOTS) for p in folders)
 
     await eventually(done, f"{expected} trials' plots drawn ahead", timeout=60)
+
+
+async def test_only_a_studys_first_trial_plots_trials_are_drawn_ahead(reporter, three_trials, tmp_path: Path) -> None:
+    await reporter.publish(three_trials(Mode.HEALTH).events[:-1])
+    ahead = TrialPlotsAhead(tmp_path / "ahead", reporter.repository, dpi=DPI, trial_plots=1)
+    try:
+        assert ahead.trial_final("study-1", "t0") is True
+        assert ahead.trial_final("study-1", "t1") is False  # past the first trial_plots: the report draws it
+        assert ahead.trial_final("another-study", "x0") is True  # counted per study
+        view = load_study_view(reporter.repository, "study-1")
+        await eventually(lambda: ahead.find(view.trials[0], DPI) is not None, "t0's plots drawn")
+        assert ahead.find(view.trials[1], DPI) is None
+    finally:
+        ahead.close()
