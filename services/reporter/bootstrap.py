@@ -11,6 +11,7 @@ composition root does that, since it also builds the repository.
 from __future__ import annotations
 
 import asyncio
+from functools import partial
 
 from contracts.topology import REPORTER_QUEUE
 from services.reporter.plots.ahead import TrialPlotsAhead
@@ -39,10 +40,5 @@ async def start(
     subscription = await bus.subscribe(REPORTER_QUEUE, handlers.routing_keys(), handlers.bind(deps), prefetch=PREFETCH)
     service = RunningService(name="reporter", subscriptions=[subscription])
     if ahead is not None:
-        plots_ahead = ahead
-
-        async def stop_drawing_ahead() -> None:
-            await asyncio.to_thread(plots_ahead.close)
-
-        service.closers.append(stop_drawing_ahead)
+        service.closers.append(partial(asyncio.to_thread, ahead.close))  # stop drawing, remove the drawings
     return service

@@ -105,8 +105,9 @@ class TrialPlotsAhead:
             if trial is None:
                 return
             key = drawing_key(trial, self._dpi)
-            if self.find(trial, self._dpi) is not None:
-                return
+            with self._lock:
+                if key in self._drawn:
+                    return
             root = self._folder()
             staging = Path(tempfile.mkdtemp(prefix=".drawing-", dir=root))
             with matplotlib.rc_context(RC):
