@@ -89,6 +89,9 @@ def serve_trials(conn: Connection, settings: TrainerSettings, artifacts: Artifac
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle (graceful stop)
     # Two TensorFlow processes share a GPU (the spare beside the one training): neither may take it all.
     os.environ.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")
+    from services.trainer.lean_import import import_keras_lean
+
+    import_keras_lean()  # before anything imports Keras: its plotting, scikit-learn and pandas integrations stay out
     from services.trainer.dataset_cache import DatasetCache
     from services.trainer.memory import freeze_long_lived_objects, rss_mb
     from services.trainer.training import KerasTrialRunner, warm_up_tensorflow
