@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import atexit
+import gc
 import logging
 import os
 import sys
@@ -178,6 +180,7 @@ def _remote_arguments(parser: argparse.ArgumentParser, *, required: bool) -> Non
 
 
 def main(argv: list[str] | None = None) -> int:
+    skip_the_last_garbage_collection()
     parser = build_parser()
     args = parser.parse_args(argv)
     _configure_logging(verbose=bool(getattr(args, "verbose", False)), service=args.command == "serve")
@@ -239,6 +242,16 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_INTERRUPTED
 
 
+def skip_the_last_garbage_collection() -> None:
+    """Freeze every live object at exit, after the atexit handlers registered later have run, before the
+    interpreter tears down: its last collections walk each object left (about 300,000 after an embedded study:
+    Optuna, SciPy, scikit-learn, matplotlib), 0.5 s of the digits demo's wall time spent on memory the OS takes
+    back anyway. Nothing is lost: files and connections are closed by then, and objects freed by their last
+    reference (module teardown) are still finalized; only unreachable cycles are left to the OS."""
+    atexit.unregister(gc.freeze)  # once, however often main runs in one process (tests call it in-process)
+    atexit.register(gc.freeze)
+
+
 def _optimize(
     options: list[str],
     search_space: str | None,
@@ -249,12 +262,13 @@ def _optimize(
     ui: bool = False,
 ) -> int:
     from services.cli.preflight import check_output_dir
-    from services.cli.resume import find_study
     from services.cli.study_args import parse_assignments
 
     resumed: ResumableStudy | None = None
     bridge: BridgeSettings | None = None
     if resume is not None:
+        from services.cli.resume import find_study  # the read model's imports (0.3 s): not before a new study's child
+
         output_dir = check_output_dir(_resume_output_dir(options))
         resumed = find_study(output_dir, resume)
         config, study_id, study_name, allow_download = resumed.config, resumed.study_id, resumed.name, False
