@@ -48,6 +48,7 @@ from services.trainer.warm_child import TrialChild
 
 log = logging.getLogger(__name__)
 POLL_SECONDS = 0.05
+VERDICT_POLL_SECONDS = 0.002  # while the child waits at an epoch's end, the pruner's verdict reaches it this soon
 DELIVERY_ATTEMPTS = 3  # a trial whose child died before it began the trial goes to a fresh child, this often
 SHUTDOWN = ControlRequest(ControlAction.STOP, "the trainer is shutting down")
 
@@ -113,7 +114,9 @@ def serve_trials(conn: Connection, settings: TrainerSettings, artifacts: Artifac
         if message[0] != "run":
             exit_requested = message[0] == "exit"
             continue
-        link = _ParentLink(conn, settings.verdict_timeout_seconds)
+        job: TrialJob = message[1]
+        # without a pruner no verdict comes: an epoch's end waits for none (not verdict_timeout_seconds each)
+        link = _ParentLink(conn, settings.verdict_timeout_seconds if job.request.await_verdicts else 0.0)
         hooks = TrialHooks(
             started=lambda architecture, count: conn.send(("started", architecture, count)),
             data_loaded=lambda notes: conn.send(("data", notes)),
@@ -122,7 +125,7 @@ def serve_trials(conn: Connection, settings: TrainerSettings, artifacts: Artifac
             control=link.control,
             await_verdict=link.await_verdict,
         )
-        outcome = runner.run(message[1], hooks)
+        outcome = runner.run(job, hooks)
         exit_requested = link.exit_requested
         conn.send(("outcome", outcome, rss_mb()))
     conn.close()
@@ -214,8 +217,10 @@ class ProcessTrialRunner:
         begun = False
         conn, process = child.conn, child.process
         while True:
+            # the child waits for the verdict on its latest epoch: look for it on the board often, not every 50 ms
+            awaiting_verdict = job.request.await_verdicts and epochs > forwarded_judged
             try:
-                message = conn.recv() if conn.poll(POLL_SECONDS) else None
+                message = conn.recv() if conn.poll(VERDICT_POLL_SECONDS if awaiting_verdict else POLL_SECONDS) else None
             except (EOFError, OSError):
                 message = None
                 process.join(timeout=5)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ from services.trainer.settings import TrainerSettings
 PARAMS = {"conv_blocks": 1, "filters": 8, "dense_units": 16, "batch_size": 16}
 
 
-def _job(trial_id: str, max_epochs: int) -> TrialJob:
+def _job(trial_id: str, max_epochs: int, *, await_verdicts: bool = False) -> TrialJob:
     request = TrialRequestedData(
         trial_number=int(trial_id[-1]),
         params=PARAMS,
@@ -29,6 +30,7 @@ def _job(trial_id: str, max_epochs: int) -> TrialJob:
         seed=5,
         objective=Objective.VAL_ACCURACY,
         mode=Mode.HEALTH,
+        await_verdicts=await_verdicts,
     )
     return TrialJob("s", trial_id, request)
 
@@ -56,6 +58,29 @@ def test_trials_run_in_a_child_that_is_replaced_after_its_quota_and_the_last_pla
     assert first.model_key is not None and (tmp_path / "artifacts" / first.model_key).is_file()
     assert runner.processes_started == 2
     assert runner.children_spawned == 2  # the first child, and the spare that ran t2; none beside the last trial
+
+
+def test_a_child_waits_at_an_epoch_end_only_for_a_pruner_and_gets_each_verdict_as_it_is_given(tmp_path: Path) -> None:
+    # A wait of the full timeout at either of the two epoch ends would take 600 s: these trials take seconds.
+    runner = _runner(tmp_path, verdict_timeout_seconds=300)
+    epochs: list[EpochTelemetry] = []
+    hooks = TrialHooks(
+        started=lambda a, c: None,
+        epoch_completed=epochs.append,
+        control=lambda: None,
+        judged=lambda: len(epochs),  # the pruner judges each epoch as soon as it is reported
+    )
+    started = time.monotonic()
+    try:
+        without_pruner = runner.run(
+            _job("t6", 3), TrialHooks(started=lambda a, c: None, epoch_completed=lambda t: None, control=lambda: None)
+        )
+        with_pruner = runner.run(_job("t7", 3, await_verdicts=True), hooks)
+    finally:
+        runner.close()
+    assert without_pruner.kind is OutcomeKind.COMPLETED and with_pruner.kind is OutcomeKind.COMPLETED
+    assert [e.epoch for e in epochs] == [1, 2, 3]
+    assert time.monotonic() - started < 120
 
 
 def test_a_control_request_reaches_the_child(tmp_path: Path) -> None:
