@@ -1,10 +1,11 @@
 """The held-out test split after training, as it is and under each shift: the figures the report labels
 "test". They are measured once, never fed back into scoring or pruning.
 
-The split and its shifted copies go through the model in one ``predict`` call when together they take at
-most ``ONE_PASS_BYTES``: each ``predict`` call costs a fixed tenth of a second or more (its function,
-its data adapter), several times what the digits test set's inference costs. Larger test sets go one
-``predict`` per copy, so only one shifted copy is held at a time."""
+Each copy goes through the model in chunks of at most ``CHUNK_SAMPLES`` samples (and ``CHUNK_BYTES`` of
+input), one ``predict_on_batch`` call each: ``predict`` costs a fixed 0.17 s per call here (its data adapter
+and iterator, then steps of the trial's batch size), ``predict_on_batch`` a few milliseconds: the digits test
+split and its three shifted copies take 0.04 s instead of 0.19 s, 10,000 digits 0.04 s instead of 0.5 s.
+Only one shifted copy is held at a time."""
 
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ from services.trainer.evaluation.calibration import expected_calibration_error
 from services.trainer.evaluation.shifts import shifts_for
 
 EPSILON = 1e-7
-ONE_PASS_BYTES = 64 * 1024 * 1024
+CHUNK_SAMPLES = 1024
+CHUNK_BYTES = 16 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -30,8 +32,12 @@ class TestResults:
     robustness: dict[str, float] = field(default_factory=dict)
 
 
-def _predict(model: keras.Model, x: npt.NDArray[np.generic], batch_size: int) -> npt.NDArray[np.float64]:
-    return np.asarray(model.predict(x, batch_size=batch_size, verbose=0), dtype=np.float64)
+def predict_in_chunks(model: keras.Model, x: npt.NDArray[np.generic]) -> npt.NDArray[np.float64]:
+    """The model's probabilities for ``x`` (inference mode), one ``predict_on_batch`` per chunk."""
+    sample_bytes = max(1, x.nbytes // max(1, len(x)))
+    chunk = max(1, min(CHUNK_SAMPLES, CHUNK_BYTES // sample_bytes))
+    parts = [np.asarray(model.predict_on_batch(x[start : start + chunk])) for start in range(0, len(x), chunk)]
+    return np.concatenate(parts).astype(np.float64, copy=False) if parts else np.zeros((0, 0))
 
 
 def accuracy_of(probabilities: npt.NDArray[np.float64], labels: npt.NDArray[np.integer]) -> float:
@@ -52,19 +58,13 @@ def evaluate_test_split(
     y: npt.NDArray[np.integer],
     modality: Modality,
     *,
-    batch_size: int,
     seed: int,
 ) -> TestResults:
     """Accuracy, loss and ECE on ``(x, y)``, and the accuracy under each shift of the modality."""
     shifts = shifts_for(modality)
     rngs = [np.random.default_rng(seed + offset) for offset in range(len(shifts))]
-    if x.nbytes * (len(shifts) + 1) <= ONE_PASS_BYTES:
-        copies = [shift(x, rng) for shift, rng in zip(shifts.values(), rngs, strict=True)]
-        everything = _predict(model, np.concatenate([x, *copies]), batch_size)
-        probabilities, *shifted = np.split(everything, len(shifts) + 1)
-    else:
-        probabilities = _predict(model, x, batch_size)
-        shifted = [_predict(model, shift(x, rng), batch_size) for shift, rng in zip(shifts.values(), rngs, strict=True)]
+    probabilities = predict_in_chunks(model, x)
+    shifted = [predict_in_chunks(model, shift(x, rng)) for shift, rng in zip(shifts.values(), rngs, strict=True)]
     return TestResults(
         accuracy=accuracy_of(probabilities, y),
         loss=cross_entropy(probabilities, y),

@@ -97,33 +97,42 @@ def test_each_modality_gets_its_shifts() -> None:
     assert list(shifts_for(Modality.TEXT)) == ["token_dropout"]
 
 
-class CountingModel:
-    """A stand-in for ``keras.Model.predict``: a fixed linear map of the flattened pixels, counting its calls."""
+class ChunkCountingModel:
+    """A stand-in for ``keras.Model.predict_on_batch``: a fixed linear map of the flattened pixels, recording the
+    size of each batch it is given."""
 
     def __init__(self, classes: int = 3) -> None:
-        self.calls = 0
+        self.batches: list[int] = []
         self._weights = np.random.default_rng(7).normal(size=(8 * 8, classes))
 
-    def predict(self, x: np.ndarray, batch_size: int, verbose: int) -> np.ndarray:
-        self.calls += 1
+    def probabilities(self, x: np.ndarray) -> np.ndarray:
         logits = x.reshape(len(x), -1) @ self._weights
         exp = np.exp(logits - logits.max(axis=1, keepdims=True))
         return exp / exp.sum(axis=1, keepdims=True)
 
+    def predict_on_batch(self, x: np.ndarray) -> np.ndarray:
+        self.batches.append(len(x))
+        return self.probabilities(x)
 
-def test_a_small_test_set_and_its_shifted_copies_go_through_one_predict_with_the_figures_of_one_call_each(
+
+def test_the_test_split_and_each_shifted_copy_go_through_the_model_in_bounded_chunks(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from services.trainer.evaluation import test_set
+    from services.trainer.evaluation import shifts, test_set
 
-    images = np.random.default_rng(3).random((50, 8, 8, 1)).astype(np.float32)
-    labels = np.random.default_rng(4).integers(0, 3, 50)
-    one_pass_model = CountingModel()
-    together = test_set.evaluate_test_split(one_pass_model, images, labels, Modality.IMAGE, batch_size=16, seed=5)
-    monkeypatch.setattr(test_set, "ONE_PASS_BYTES", 0)
-    per_copy_model = CountingModel()
-    apart = test_set.evaluate_test_split(per_copy_model, images, labels, Modality.IMAGE, batch_size=16, seed=5)
-    assert (one_pass_model.calls, per_copy_model.calls) == (1, 4)
-    assert together == apart
-    assert set(together.robustness) == {"gaussian_noise", "shift", "rotation"}
-    assert len(set(together.robustness.values())) > 1  # each shift was measured on its own copy
+    images = np.random.default_rng(3).random((2500, 8, 8, 1)).astype(np.float32)
+    labels = np.random.default_rng(4).integers(0, 3, 2500)
+    model = ChunkCountingModel()
+    results = test_set.evaluate_test_split(model, images, labels, Modality.IMAGE, seed=5)
+    assert model.batches == [1024, 1024, 452] * 4  # the split, then each of its three shifted copies
+    whole = model.probabilities(images)
+    assert results.accuracy == pytest.approx(test_set.accuracy_of(whole, labels))
+    assert results.loss == pytest.approx(test_set.cross_entropy(whole, labels))
+    noisy = model.probabilities(shifts.gaussian_noise(images, np.random.default_rng(5)))
+    assert results.robustness["gaussian_noise"] == pytest.approx(test_set.accuracy_of(noisy, labels))
+    assert len(set(results.robustness.values())) > 1  # each shift was measured on its own copy
+
+    monkeypatch.setattr(test_set, "CHUNK_BYTES", 100 * images[0].nbytes)  # large samples: fewer per chunk
+    model.batches.clear()
+    test_set.evaluate_test_split(model, images[:250], labels[:250], Modality.IMAGE, seed=5)
+    assert model.batches == [100, 100, 50] * 4
