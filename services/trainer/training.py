@@ -244,7 +244,10 @@ class _TestSplit:
 
     def evaluate(self, model: keras.Model) -> TestResults:
         x = features(self.splits.test, self.splits.modality, self.params)
-        return evaluate_test_split(model, x, self.splits.test.y, self.splits.modality, seed=self.seed)
+        batch_size = max(self.params.integer("batch_size", 32), 128)
+        return evaluate_test_split(
+            model, x, self.splits.test.y, self.splits.modality, batch_size=batch_size, seed=self.seed
+        )
 
 
 def _has_batches(inputs: TrialInputs) -> bool:
