@@ -350,6 +350,13 @@ def overhead_pct(runs: list[OverheadRun]) -> float:
     return pct_change(median_of(runs, "runner", "training_seconds"), median_of(runs, "plain", "training_seconds"))
 
 
+def telemetry_share_pct(runs: list[OverheadRun]) -> float:
+    """The probe's own seconds as a share of the runner's training seconds, per run, the median: measured
+    inside one run, so unlike ``overhead_pct`` (two runs' difference) it does not carry the noise of a second run."""
+    shares = [r.telemetry_seconds / r.training_seconds * 100 for r in runs if r.path == "runner" and r.repetition > 0]
+    return statistics.median(shares)
+
+
 def telemetry_per_epoch(runs: list[OverheadRun]) -> float:
     measured = [run for run in runs if run.path == "runner" and run.repetition > 0]
     return sum(r.telemetry_seconds for r in measured) / sum(r.epochs for r in measured)
@@ -449,6 +456,8 @@ def print_results(
         "trainer_epoch_seconds_median": f"{median_of(runs, 'runner', 'epoch_seconds'):.3f}",
         "telemetry_seconds_per_epoch": f"{telemetry_per_epoch(runs):.4f}",
         "telemetry_seconds_per_epoch_contended": f"{telemetry_per_epoch(contended):.4f}",
+        "telemetry_share_pct": f"{telemetry_share_pct(runs):.2f}",
+        "telemetry_share_pct_contended": f"{telemetry_share_pct(contended):.2f}",
         "plain_fit_seconds_median_contended": f"{median_of(contended, 'plain', 'training_seconds'):.3f}",
         "trainer_seconds_median_contended": f"{median_of(contended, 'runner', 'training_seconds'):.3f}",
         "plain_fit_wall_seconds_median": f"{plain_wall:.3f}",
