@@ -215,10 +215,12 @@ class ProcessTrialRunner:
         forwarded_judged = 0
         epochs = 0
         begun = False
+        verdict_wait_ends = 0.0  # until when the child may wait for the verdict on its latest epoch
         conn, process = child.conn, child.process
         while True:
-            # the child waits for the verdict on its latest epoch: look for it on the board often, not every 50 ms
-            awaiting_verdict = job.request.await_verdicts and epochs > forwarded_judged
+            # the child waits (verdict_timeout_seconds at most) for the verdict on its latest epoch: look for it on
+            # the board often while it may still wait, not every 50 ms
+            awaiting_verdict = epochs > forwarded_judged and time.monotonic() < verdict_wait_ends
             try:
                 message = conn.recv() if conn.poll(VERDICT_POLL_SECONDS if awaiting_verdict else POLL_SECONDS) else None
             except (EOFError, OSError):
@@ -237,6 +239,8 @@ class ProcessTrialRunner:
                 elif kind == "epoch":
                     epochs += 1
                     hooks.epoch_completed(message[1])
+                    if job.request.await_verdicts:
+                        verdict_wait_ends = time.monotonic() + self._settings.verdict_timeout_seconds
                 elif kind == "ready":
                     child.note_ready(message[1])
                 elif kind == "outcome":
