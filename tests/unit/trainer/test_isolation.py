@@ -18,6 +18,7 @@ from services.trainer.outcome import OutcomeKind, TrialHooks, TrialJob
 from services.trainer.settings import TrainerSettings
 
 PARAMS = {"conv_blocks": 1, "filters": 8, "dense_units": 16, "batch_size": 16}
+CALM = TrialHooks(started=lambda a, c: None, epoch_completed=lambda t: None, control=lambda: None)
 
 
 def _job(trial_id: str, max_epochs: int, *, await_verdicts: bool = False) -> TrialJob:
@@ -72,9 +73,7 @@ def test_a_child_waits_at_an_epoch_end_only_for_a_pruner_and_gets_each_verdict_a
     )
     started = time.monotonic()
     try:
-        without_pruner = runner.run(
-            _job("t6", 3), TrialHooks(started=lambda a, c: None, epoch_completed=lambda t: None, control=lambda: None)
-        )
+        without_pruner = runner.run(_job("t6", 3), CALM)
         with_pruner = runner.run(_job("t7", 3, await_verdicts=True), hooks)
     finally:
         runner.close()
@@ -104,10 +103,9 @@ def test_a_child_killed_mid_trial_fails_that_trial_and_the_next_one_runs(tmp_pat
         os.kill(runner.child_pid, signal.SIGKILL)
 
     killing = TrialHooks(started=lambda a, c: None, epoch_completed=kill_child, control=lambda: None)
-    calm = TrialHooks(started=lambda a, c: None, epoch_completed=lambda t: None, control=lambda: None)
     try:
         killed = runner.run(_job("t4", 4), killing)
-        after = runner.run(_job("t5", 1), calm)
+        after = runner.run(_job("t5", 1), CALM)
     finally:
         runner.close()
     assert killed.kind is OutcomeKind.FAILED
