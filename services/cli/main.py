@@ -23,6 +23,7 @@ from services.runtime.errors import UserInputError
 
 if TYPE_CHECKING:
     from contracts.study import StudyConfig
+    from services.cli.early_trainer import FirstTrialChild
     from services.cli.remote.client import RemoteApi
     from services.cli.resume import ResumableStudy
     from services.runpod.settings import BridgeSettings
@@ -181,6 +182,17 @@ def _remote_arguments(parser: argparse.ArgumentParser, *, required: bool) -> Non
 
 def main(argv: list[str] | None = None) -> int:
     skip_the_last_garbage_collection()
+    from services.cli.early_trainer import start_first_trial_child
+
+    # first of all: an embedded study's trial process imports TensorFlow while this one reads the options
+    first_child = start_first_trial_child(sys.argv[1:] if argv is None else argv)
+    try:
+        return _command(argv, first_child)
+    finally:
+        first_child.discard()  # not taken: the command failed early or did not need it
+
+
+def _command(argv: list[str] | None, first_child: FirstTrialChild) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     _configure_logging(verbose=bool(getattr(args, "verbose", False)), service=args.command == "serve")
@@ -201,7 +213,13 @@ def main(argv: list[str] | None = None) -> int:
             if args.url:
                 return _optimize_remote(args.url, args.token, options, args.search_space, console, force=args.force)
             return _optimize(
-                options, args.search_space, console, api_port=args.api_port, resume=args.resume, ui=args.ui
+                options,
+                args.search_space,
+                console,
+                api_port=args.api_port,
+                resume=args.resume,
+                ui=args.ui,
+                first_child=first_child,
             )
         if args.command == "ui":
             from services.cli.ui import run_ui
@@ -260,6 +278,7 @@ def _optimize(
     api_port: int | None = None,
     resume: str | None = None,
     ui: bool = False,
+    first_child: FirstTrialChild | None = None,
 ) -> int:
     from services.cli.preflight import check_output_dir
     from services.cli.study_args import parse_assignments
@@ -288,7 +307,11 @@ def _optimize(
     from services.cli.preflight import check_dataset
 
     # first: the trial process imports TensorFlow while the dataset is checked (it writes nothing until a trial)
-    runner = None if bridge is not None else start_trial_process(config, output_dir, resumed=resumed is not None)
+    runner = (
+        None
+        if bridge is not None
+        else start_trial_process(config, output_dir, resumed=resumed is not None, first_child=first_child)
+    )
     try:
         # on RunPod the data is the worker's (its image, a network volume or a download there): nothing to check
         notes = [] if bridge is not None else check_dataset(config, allow_download=allow_download)

@@ -18,8 +18,9 @@ any trial is requested (while a study is being set up). A trial runs in one chil
 a fresh child, only when the child it was sent to died before saying a word of it (an idle spare killed
 just as the trial came: nothing of the trial had run).
 
-Pipe protocol: the parent sends ``("preload", TrialRequestedData)`` (load that dataset now),
-``("run", TrialJob)``, ``("control", ControlRequest)``, ``("judged", epoch)`` (the pruner's latest
+Pipe protocol: the parent sends ``("setup", TrainerSettings, ArtifactStore)`` first (a child may start
+before its parent knows its settings: ``child_entry``), then ``("preload", TrialRequestedData)`` (load
+that dataset now), ``("run", TrialJob)``, ``("control", ControlRequest)``, ``("judged", epoch)`` (the pruner's latest
 verdict) or ``("exit",)``; the child answers ``("ready", "tensorflow" | "dataset")`` when it has
 imported TensorFlow or preloaded a dataset, and for a trial ``("data", notes)`` (the dataset's notes),
 ``("layers", layers)`` (the built model's), ``("started", architecture, parameter_count)``,
@@ -29,18 +30,18 @@ imported TensorFlow or preloaded a dataset, and for a trial ``("data", notes)`` 
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import os
 import signal
 import sys
 import threading
 import time
 from multiprocessing.connection import Connection
-from typing import Any
+from typing import Any, NoReturn
 
 from contracts.enums import ControlAction
 from contracts.events import TrialRequestedData
 from services.runtime.artifacts.port import ArtifactStore
+from services.trainer.child_entry import spawn_trial_child
 from services.trainer.control import ControlRequest
 from services.trainer.outcome import OutcomeKind, TrialHooks, TrialJob, TrialOutcome
 from services.trainer.settings import TrainerSettings
@@ -85,8 +86,9 @@ class _ParentLink:
             self.receive(min(left, POLL_SECONDS))
 
 
-def serve_trials(conn: Connection, settings: TrainerSettings, artifacts: ArtifactStore) -> None:
-    """The child's main loop: get warm, then run each job it is sent until told to exit or the pipe closes."""
+def serve_trials(conn: Connection) -> None:
+    """The child's main loop: get warm, read its setup, then run each job it is sent until told to exit or the
+    pipe closes (before its setup: it exits)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle (graceful stop)
     # Two TensorFlow processes share a GPU (the spare beside the one training): neither may take it all.
     os.environ.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")
@@ -98,6 +100,10 @@ def serve_trials(conn: Connection, settings: TrainerSettings, artifacts: Artifac
     from services.trainer.training import KerasTrialRunner, warm_up_tensorflow
 
     warm_up_tensorflow()
+    setup = _receive_setup(conn)
+    if setup is None:
+        _exit_child(conn)
+    settings, artifacts = setup
     runner = KerasTrialRunner(settings, artifacts, DatasetCache())
     freeze_long_lived_objects()
     conn.send(("ready", "tensorflow"))
@@ -128,6 +134,24 @@ def serve_trials(conn: Connection, settings: TrainerSettings, artifacts: Artifac
         outcome = runner.run(job, hooks)
         exit_requested = link.exit_requested
         conn.send(("outcome", outcome, rss_mb()))
+    _exit_child(conn)
+
+
+def _receive_setup(conn: Connection) -> tuple[TrainerSettings, ArtifactStore] | None:
+    """The pipe's first message, ``("setup", settings, artifacts)``; None when the parent closed the pipe first
+    (or asked the child to exit)."""
+    try:
+        message = conn.recv()
+    except EOFError:
+        return None
+    if message[0] != "setup":
+        if message[0] != "exit":
+            log.error("a trial child's first message must be its setup, got %r: exiting", message[0])
+        return None
+    return message[1], message[2]
+
+
+def _exit_child(conn: Connection) -> NoReturn:
     conn.close()
     logging.shutdown()
     sys.stdout.flush()
@@ -155,7 +179,6 @@ class ProcessTrialRunner:
         self._planned_trials = planned_trials
         self._finished_trials = 0
         self._artifacts = artifacts
-        self._context = multiprocessing.get_context("spawn")
         self._lock = threading.Lock()
         self._current: TrialChild | None = None
         self._spare: TrialChild | None = None
@@ -185,11 +208,15 @@ class ProcessTrialRunner:
         children = [self._current, self._spare, *self._retiring]
         return [child.pid for child in children if child is not None and child.pid is not None]
 
-    def prestart(self) -> None:
-        """Start the first child now, so that it imports TensorFlow while the study is being set up."""
+    def prestart(self, first_child: TrialChild | None = None) -> None:
+        """Start the first child now, so that it imports TensorFlow while the study is being set up; or adopt
+        ``first_child`` (started by ``child_entry.spawn_trial_child`` before these settings were known) as it."""
         with self._lock:
             if self._current is None and not self._closed:
-                self._current = self._spawn()
+                self._current = self._spawn() if first_child is None else self._set_up(first_child)
+                return
+        if first_child is not None:
+            first_child.kill()
 
     def run(self, job: TrialJob, hooks: TrialHooks) -> TrialOutcome:
         for attempt in range(1, DELIVERY_ATTEMPTS + 1):
@@ -280,10 +307,13 @@ class ProcessTrialRunner:
                 child.kill()
 
     def _spawn(self) -> TrialChild:
+        return self._set_up(spawn_trial_child(self._settings.trainer_id))
+
+    def _set_up(self, child: TrialChild) -> TrialChild:
+        """Tell a new child its settings (its first message); one that died already is found at delivery."""
         self.children_spawned += 1
-        return TrialChild.spawn(
-            self._context, serve_trials, (self._settings, self._artifacts), f"hpo-trials-{self._settings.trainer_id}"
-        )
+        child.send(("setup", self._settings, self._artifacts))
+        return child
 
     def _deliver(self, message: tuple[Any, ...]) -> TrialChild:
         """Send a trial to the current child, else the spare, else a new one; a child found dead before the

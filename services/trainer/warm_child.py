@@ -1,6 +1,7 @@
 """The parent's handle on one trial child process, started ahead of need so that it is warm when a trial comes.
 
-A child imports TensorFlow as soon as it starts and says ``("ready", "tensorflow")``; told
+A child imports TensorFlow as soon as it starts (``child_entry``), then reads its settings from the pipe's
+first message and says ``("ready", "tensorflow")``; told
 ``("preload", TrialRequestedData)`` it loads that trial's dataset into its own cache and says
 ``("ready", "dataset")``. ``ProcessTrialRunner`` keeps one such spare child beside the child that
 trains, so that replacing a child after its quota of trials costs no wall time.
@@ -14,9 +15,10 @@ from collections.abc import Callable
 from multiprocessing.connection import Connection
 from multiprocessing.context import SpawnContext
 from multiprocessing.process import BaseProcess
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from contracts.events import TrialRequestedData
+if TYPE_CHECKING:  # imported by ``child_entry``, which must stay light
+    from contracts.events import TrialRequestedData
 
 log = logging.getLogger(__name__)
 

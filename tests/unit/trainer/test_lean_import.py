@@ -11,8 +11,8 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 
-# The child's main loop, run as it runs in a trial child: told to exit before it starts, it warms up, says
-# ready and exits through os._exit, which this script wraps to report what the child had imported by then.
+# The child's main loop, run as it runs in a trial child: given its setup and told to exit before it starts, it
+# warms up, says ready and exits through os._exit, which this script wraps to report what it had imported by then.
 CHILD_SCRIPT = textwrap.dedent(
     """
     import json, multiprocessing, os, sys
@@ -34,9 +34,10 @@ CHILD_SCRIPT = textwrap.dedent(
 
     os._exit = report_then_exit
     parent_end, child_end = multiprocessing.Pipe()
-    parent_end.send(("exit",))
     work = Path(sys.argv[1])
-    serve_trials(child_end, TrainerSettings(trainer_id="lean", work_dir=work), LocalArtifactStore(work))
+    parent_end.send(("setup", TrainerSettings(trainer_id="lean", work_dir=work), LocalArtifactStore(work)))
+    parent_end.send(("exit",))
+    serve_trials(child_end)
     """
 )
 
