@@ -4,12 +4,14 @@ thread), colours, titles, notes and saving."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.font_manager import FontProperties
+from matplotlib.textpath import TextToPath
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +46,8 @@ RC: Any = {  # matplotlib.rc_context settings (Any: its stubs want literal keys)
 
 def figure(width: float = 8.0, height: float = 4.5, *, constrained: bool = True) -> Figure:
     """A new, free-standing figure. Constrained layout fits every label but costs about half the
-    drawing time: per-trial plots (hundreds per study) use ``margins`` instead."""
+    drawing time: per-trial plots (hundreds per study) use ``margins`` instead, the study plots
+    ``inch_margins`` worked out from their labels."""
     return Figure(figsize=(width, height), layout="constrained" if constrained else None)
 
 
@@ -59,6 +62,26 @@ def margins(
 ) -> None:
     """Fixed margins, as fractions of the figure, for figures made with ``constrained=False``."""
     fig.subplots_adjust(left=left, right=right, bottom=bottom, top=top, wspace=wspace)
+
+
+def inch_margins(fig: Figure, *, left: float, right: float, bottom: float, top: float, wspace: float = 0.2) -> None:
+    """Fixed margins in inches (the space for tick labels, axis labels, titles and colour bars, worked out from
+    what a plot shows), for figures made with ``constrained=False``: the layout costs no drawing pass."""
+    width, height = fig.get_size_inches()
+    fig.subplots_adjust(
+        left=left / width, right=1 - right / width, bottom=bottom / height, top=1 - top / height, wspace=wspace
+    )
+
+
+_TEXT_TO_PATH = TextToPath()
+
+
+def text_width(texts: Iterable[str], fontsize: float = RC["font.size"]) -> float:
+    """Inches taken by the widest of ``texts`` at ``fontsize`` points, from the font's metrics (nothing is drawn;
+    tick labels are drawn at ``font.size``)."""
+    props = FontProperties(size=fontsize)
+    widths = [_TEXT_TO_PATH.get_text_width_height_descent(text, props, ismath=False)[0] for text in texts]
+    return max(widths, default=0.0) / 72.0
 
 
 def decorate(ax: Axes, title: str, xlabel: str = "", ylabel: str = "", *, grid: bool = True) -> None:
