@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 from matplotlib import colormaps
+from matplotlib.collections import LineCollection
 from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 
@@ -154,8 +155,15 @@ def parallel_coordinates(view: StudyView, path: Path, dpi: int) -> Path:
     norm = Normalize(low, high if high > low else low + 1e-9)
     cmap = colormaps["viridis"]
     x = np.arange(len(names) + 1)
-    for row, score in sorted(zip(data, scores, strict=True), key=lambda rs: rs[1]):
-        ax.plot(x, row, color=cmap(norm(score)), alpha=0.8, linewidth=1.3)
+    ordered = sorted(zip(data, scores, strict=True), key=lambda rs: rs[1])  # the best drawn last, on top
+    lines = LineCollection(  # one artist for every trial: 10,000 ``plot`` lines took 20 s to draw
+        [np.column_stack([x, row]) for row, _ in ordered],
+        colors=[cmap(norm(score)) for _, score in ordered],
+        alpha=0.8,
+        linewidths=1.3,
+    )
+    ax.add_collection(lines)
+    ax.autoscale_view(scaley=False)
     for i, ticks in enumerate(tick_sets):
         ax.axvline(i, color="#444444", linewidth=0.8)
         for pos, label in ticks:
