@@ -286,7 +286,7 @@ def _optimize(
     resumed: ResumableStudy | None = None
     bridge: BridgeSettings | None = None
     if resume is not None:
-        from services.cli.resume import find_study  # the read model's imports (0.3 s): not before a new study's child
+        from services.cli.resume import find_study  # the read model's imports (0.3 s): a resumed study's only
 
         output_dir = check_output_dir(_resume_output_dir(options))
         resumed = find_study(output_dir, resume)
