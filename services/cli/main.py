@@ -182,6 +182,7 @@ def _remote_arguments(parser: argparse.ArgumentParser, *, required: bool) -> Non
 
 def main(argv: list[str] | None = None) -> int:
     skip_the_last_garbage_collection()
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before any child starts: TensorFlow's C++ info logs stay off
     from services.cli.early_trainer import start_first_trial_child
 
     # first of all: an embedded study's trial process imports TensorFlow while this one reads the options
@@ -551,7 +552,6 @@ def short_first_line(message: str, width: int = 100) -> str:
 def _configure_logging(*, verbose: bool, service: bool) -> None:
     """A served service logs what it does (INFO: started, serving, stopping); an interactive command shows
     its own progress and logs only problems, unless ``-v``."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     logging.basicConfig(
         level=logging.INFO if verbose or service else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

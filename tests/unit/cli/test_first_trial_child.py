@@ -17,8 +17,18 @@ from services.trainer.child_entry import CHILD_NAME_PREFIX
 CHILD_NAME = CHILD_NAME_PREFIX + EMBEDDED_TRAINER_ID
 
 
+def children() -> list[multiprocessing.process.BaseProcess]:
+    return [child for child in multiprocessing.active_children() if child.name.startswith(CHILD_NAME_PREFIX)]
+
+
 def trial_children() -> list[str]:
-    return [child.name for child in multiprocessing.active_children() if child.name.startswith(CHILD_NAME_PREFIX)]
+    return [child.name for child in children()]
+
+
+def environment_of(pid: int | None) -> dict[str, str]:
+    """A process's environment as it started (Linux ``/proc``)."""
+    raw = Path(f"/proc/{pid}/environ").read_bytes()
+    return dict(item.decode().partition("=")[::2] for item in raw.split(b"\0") if b"=" in item)
 
 
 @pytest.fixture(autouse=True)
@@ -30,11 +40,14 @@ def _embedded_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_the_child_runs_while_the_options_are_read_and_is_stopped_when_one_is_refused(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    monkeypatch.delenv("TF_CPP_MIN_LOG_LEVEL", raising=False)
     seen_while_parsing: list[list[str]] = []
+    child_log_levels: list[str | None] = []
     parse = study_args.parse_assignments
 
     def parse_and_look(*args: object, **kwargs: object) -> object:
         seen_while_parsing.append(trial_children())
+        child_log_levels.extend(environment_of(child.pid).get("TF_CPP_MIN_LOG_LEVEL") for child in children())
         return parse(*args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(study_args, "parse_assignments", parse_and_look)
@@ -42,6 +55,7 @@ def test_the_child_runs_while_the_options_are_read_and_is_stopped_when_one_is_re
     assert code == EXIT_USAGE
     assert "trials=0" in capsys.readouterr().err
     assert seen_while_parsing == [[CHILD_NAME]]
+    assert child_log_levels == ["2"]  # TensorFlow's C++ info logs are off in the child, as in this process
     assert trial_children() == []
     assert not (tmp_path / "out").exists()
 
