@@ -156,7 +156,7 @@ def parallel_coordinates(view: StudyView, path: Path, dpi: int) -> Path:
     cmap = colormaps["viridis"]
     x = np.arange(len(names) + 1)
     ordered = sorted(zip(data, scores, strict=True), key=lambda rs: rs[1])  # the best drawn last, on top
-    lines = LineCollection(  # one artist for every trial: 10,000 ``plot`` lines took 20 s to draw
+    lines = LineCollection(  # one artist for every trial: 10,000 ``plot`` lines took 7.8 s to draw
         [np.column_stack([x, row]) for row, _ in ordered],
         colors=[cmap(norm(score)) for _, score in ordered],
         alpha=0.8,

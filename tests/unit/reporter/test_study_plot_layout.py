@@ -79,6 +79,7 @@ async def test_parallel_coordinates_draw_every_scored_trial_as_one_collection_th
     await reporter.publish(scored_study(study_script).events)
     view = load_study_view(reporter.repository, "study-1")
     kept: list[Figure] = []
+    kept_scores: list[float] = []
     save = study_plots.save
 
     def keep(fig: Figure, path: Path, dpi: int) -> Path:
@@ -89,7 +90,6 @@ async def test_parallel_coordinates_draw_every_scored_trial_as_one_collection_th
         kept_scores.extend(float(segment[-1][1]) for segment in segments)  # the last axis: the normalized score
         return save(fig, path, dpi)
 
-    kept_scores: list[float] = []
     monkeypatch.setattr(study_plots, "save", keep)
     with matplotlib.rc_context(RC):
         study_plots.parallel_coordinates(view, tmp_path / "parallel_coordinates.png", 100)
